@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// System libraries come from Debian -dev packages (scripts/install-deps) through
+// system-library targets; each C module is a module map plus, at most, a tiny shim header.
+let package = Package(
+    name: "RadioPath",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "radiopath", targets: ["radiopath"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSlide", pkgConfig: "openslide", providers: [.apt(["libopenslide-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "ImageCore", dependencies: ["CPNG", "CTurboJPEG", "CTIFF"]),
+        .target(name: "SlideIO", dependencies: ["COpenSlide", "CTIFF", "ImageCore"]),
+        .target(name: "PatchBag", dependencies: ["CHDF5"]),
+        .target(name: "Tiler", dependencies: ["SlideIO", "ImageCore", "PatchBag"]),
+        .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG"]),
+        .target(name: "Archive", dependencies: ["SlideIO"]),
+        .executableTarget(name: "radiopath", dependencies: [
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore"]),
+        .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "SlideSynth"]),
+        .testTarget(name: "PatchBagTests", dependencies: ["PatchBag"]),
+        .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "PatchBag"]),
+        .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "SlideIO"]),
+        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// Archive: see the module's other files.

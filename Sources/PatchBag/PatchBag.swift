@@ -1,0 +1,1 @@
+// PatchBag: see the module's other files.

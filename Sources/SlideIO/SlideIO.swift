@@ -1,0 +1,1 @@
+// SlideIO: see the module's other files.

@@ -1,0 +1,1 @@
+// SlideSynth: see the module's other files.

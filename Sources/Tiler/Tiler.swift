@@ -1,0 +1,1 @@
+// Tiler: see the module's other files.
