@@ -1,0 +1,39 @@
+# RadioPath — two commands on a fresh machine:
+#   make demo   installs what is missing, builds, tiles a slide it generates itself
+#   make test   installs what is missing, builds, runs every test
+# Also: make build, make bench (side-by-side with the Python peers), make clean.
+
+SWIFT   ?= swift
+VENV    ?= .venv
+PYTHON  := $(abspath $(VENV))/bin/python
+BIN     := .build/release/radiopath
+
+.PHONY: all deps venv build demo test bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps
+
+# Reference peers for tests and benchmarks (h5py, openslide-python, scikit-image, OpenCV);
+# never a dependency of the Swift product.
+venv: $(VENV)/.installed
+$(VENV)/.installed: scripts/requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r scripts/requirements-dev.txt
+	@touch $@
+
+build: deps
+	$(SWIFT) build -c release --product radiopath
+
+demo: build
+	@bash scripts/demo
+
+test: deps venv
+	RADIOPATH_PYTHON=$(PYTHON) $(SWIFT) test
+
+bench: build venv
+	@PYTHON=$(PYTHON) BIN=$(BIN) bash bench/run
+
+clean:
+	rm -rf .build demo-out bench-out

@@ -1,1 +1,0 @@
-// Archive: see the module's other files.

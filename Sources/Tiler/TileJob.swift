@@ -1,0 +1,200 @@
+import Foundation
+import ImageCore
+import PatchBag
+import SlideIO
+
+/// Where `tile` writes the outputs of one slide, under one output folder (CLAM's layout:
+/// patches/, masks/, plus contours/ and previews/).
+public struct TileOutputLayout: Sendable {
+    public let root: String
+    public init(root: String) { self.root = root }
+    public func bag(_ id: String) -> String { "\(root)/patches/\(id).h5" }
+    public func mask(_ id: String) -> String { "\(root)/masks/\(id).png" }
+    public func contours(_ id: String) -> String { "\(root)/contours/\(id).geojson" }
+    public func preview(_ id: String) -> String { "\(root)/previews/\(id).png" }
+}
+
+/// One slide to tile.
+public struct TileRequest: Sendable {
+    public var slidePath: String
+    public var slideID: String
+    public var layout: TileOutputLayout
+    public var preset: TilingPreset
+    /// µm/px supplied by the user (flag or CSV); beats every property in the file.
+    public var mppOverride: Double?
+    public var force = false
+    /// Tool version and command line, recorded in the outputs.
+    public var toolVersion: String
+    public var commandLine: String
+
+    public init(slidePath: String, slideID: String, layout: TileOutputLayout, preset: TilingPreset,
+                mppOverride: Double? = nil, force: Bool = false, toolVersion: String, commandLine: String) {
+        self.slidePath = slidePath; self.slideID = slideID; self.layout = layout; self.preset = preset
+        self.mppOverride = mppOverride; self.force = force; self.toolVersion = toolVersion; self.commandLine = commandLine
+    }
+}
+
+/// What happened to one slide.
+public struct TileResult: Codable, Sendable {
+    public enum Status: String, Codable, Sendable { case done, skipped, failed }
+    public var slideID: String
+    public var path: String
+    public var status: Status
+    public var patches: Int = 0
+    public var mpp: Double?
+    public var mppSource: String?
+    public var tissueAreaMM2: Double?
+    public var seconds: Double = 0
+    public var warnings: [String] = []
+    public var error: String?
+    public var hint: String?
+}
+
+/// Tiles one slide: tissue mask → patch grid → mask PNG, QuPath GeoJSON, preview PNG and the
+/// patch bag (written last, so its presence means the slide is complete). Never throws: a
+/// failure becomes a `.failed` result that names the file, the reason and what to do.
+public enum TileJob {
+    public static func run(_ req: TileRequest) -> TileResult {
+        let start = DispatchTime.now()
+        var result = TileResult(slideID: req.slideID, path: req.slidePath, status: .failed)
+        defer { result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
+        let bagPath = req.layout.bag(req.slideID)
+        if !req.force && PatchBag.isComplete(path: bagPath) {
+            result.status = .skipped
+            if let bag = try? PatchBag.read(path: bagPath) { result.patches = bag.count }
+            return result
+        }
+        do {
+            try tile(req, into: &result)
+            result.status = .done
+        } catch let e as SlideError {
+            result.error = e.reason
+            result.hint = e.hint
+        } catch let e as PatchGridBuilder.ScaleError {
+            result.error = e.message
+            result.hint = "change --target-mpp/--magnification, or correct the slide's scale with --slide-mpp"
+        } catch {
+            result.error = "\(error)"
+            result.hint = "check that the output folder is writable and has free space"
+        }
+        return result
+    }
+
+    static func tile(_ req: TileRequest, into result: inout TileResult) throws {
+        let slide = try Slide.open(path: req.slidePath, mppOverride: req.mppOverride)
+        let scale = try slide.requireScale()
+        result.mpp = scale.mpp
+        result.mppSource = scale.source.rawValue
+        if scale.isEstimate {
+            result.warnings.append("scale estimated from \(scale.detail) (\(fmt(scale.mpp)) µm/px); give --slide-mpp if it is wrong")
+        }
+        let p = req.preset
+        let tissue = try TissueDetector.detect(slide: slide, mpp: scale.mpp, params: p.tissue)
+        let grid = try PatchGridBuilder.build(slideWidth: slide.width, slideHeight: slide.height, levels: slide.levels,
+                                              slideMPP: scale.mpp, objectivePower: slide.objectivePower,
+                                              params: p.grid, tissue: tissue)
+        result.patches = grid.count
+        result.tissueAreaMM2 = tissue.tissueAreaMM2
+        if tissue.polygons.isEmpty {
+            result.warnings.append("no tissue found: wrote an empty bag; check the preview, or lower saturation_threshold / min_tissue_area_mm2")
+        } else if grid.count == 0 {
+            result.warnings.append("tissue found but no patch reaches min_tissue_fraction \(p.grid.minTissueFraction): wrote an empty bag")
+        }
+
+        let layout = req.layout, id = req.slideID
+        try AtomicFile.write(try PNGCodec.encode(tissue.mask), to: layout.mask(id))
+        try AtomicFile.write(contoursGeoJSON(tissue, slideID: id), to: layout.contours(id))
+        try AtomicFile.write(try PNGCodec.encode(preview(tissue, grid: grid)), to: layout.preview(id))
+        try PatchBag.write(path: layout.bag(id), coords: grid.coords,
+                           coordsAttributes: coordsAttributes(slide: slide, grid: grid, req: req),
+                           tissueFraction: grid.tissueFraction,
+                           fileAttributes: provenance(slide: slide, scale: scale, tissue: tissue, grid: grid, req: req))
+    }
+
+    /// CLAM's attributes (patch_size and patch_level describe the region to read, so
+    /// `read_region(coord, patch_level, (patch_size, patch_size))` covers one patch) and
+    /// TRIDENT's (sizes at level 0 and the target magnification).
+    static func coordsAttributes(slide: Slide, grid: PatchGrid, req: TileRequest) -> [String: HDF5Value] {
+        let level = slide.levels[grid.readLevel]
+        return [
+            "patch_size": .int(Int64(grid.readSize)),
+            "patch_level": .int(Int64(grid.readLevel)),
+            "downsample": .doubles([level.downsample, level.downsample]),
+            "downsampled_level_dim": .ints([Int64(level.width), Int64(level.height)]),
+            "level_dim": .ints([Int64(level.width), Int64(level.height)]),
+            "name": .string(req.slideID),
+            "save_path": .string(URL(fileURLWithPath: req.layout.root).appendingPathComponent("patches").path),
+            "patch_size_level0": .int(Int64(grid.patchSizeLevel0)),
+            "target_magnification": .double(grid.targetMagnification),
+            "level0_magnification": .double(slide.objectivePower ?? (10 / (slide.scale?.mpp ?? 0.25))),
+            "overlap": .int(Int64(req.preset.grid.overlap)),
+            "level0_width": .int(Int64(slide.width)),
+            "level0_height": .int(Int64(slide.height)),
+            "savetodir": .string(URL(fileURLWithPath: req.layout.root).appendingPathComponent("patches").path),
+            "target_patch_size": .int(Int64(grid.patchSize)),
+            "target_mpp": .double(grid.targetMPP),
+            "step_size_level0": .int(Int64(grid.stepLevel0)),
+            "min_tissue_fraction": .double(req.preset.grid.minTissueFraction),
+        ]
+    }
+
+    static func provenance(slide: Slide, scale: SlideScale, tissue: TissueMask, grid: PatchGrid, req: TileRequest) -> [String: HDF5Value] {
+        [
+            "radiopath_version": .string(req.toolVersion),
+            "radiopath_command": .string(req.commandLine),
+            "tiling_preset": .string(req.preset.name),
+            "tiling_parameters": .string(req.preset.text),
+            "slide_path": .string(req.slidePath),
+            "slide_format": .string(slide.format),
+            "slide_quickhash": .string(slide.quickHash),
+            "slide_mpp": .doubles([scale.mppX, scale.mppY]),
+            "slide_mpp_source": .string(scale.source.rawValue),
+            "slide_mpp_detail": .string(scale.detail),
+            "tissue_area_mm2": .double(tissue.tissueAreaMM2),
+            "tissue_pieces": .int(Int64(tissue.polygons.count)),
+            "segmentation_downsample": .doubles([tissue.downsampleX, tissue.downsampleY]),
+        ]
+    }
+
+    static func contoursGeoJSON(_ tissue: TissueMask, slideID: String) -> Data {
+        let features = tissue.polygons.enumerated().map { i, poly -> QuPathGeoJSON.Feature in
+            let areaPx = abs(Polygon.signedArea(poly.outer)) - poly.holes.reduce(0) { $0 + abs(Polygon.signedArea($1)) }
+            return QuPathGeoJSON.Feature(
+                id: QuPathGeoJSON.stableID("\(slideID)/tissue/\(i)"),
+                polygon: poly, objectType: .annotation, name: "Tissue \(i + 1)",
+                className: "Tissue", color: (0, 170, 80),
+                measurements: [("Area level-0 px^2", areaPx.rounded())])
+        }
+        return QuPathGeoJSON.encode(features)
+    }
+
+    /// The segmentation image with tissue tinted, contours (green), holes (blue) and the patch grid.
+    static func preview(_ tissue: TissueMask, grid: PatchGrid, maxSide: Int = 2048) -> RGBImage {
+        var img = tissue.image
+        var mask = tissue.mask
+        let longest = max(img.width, img.height)
+        if longest > maxSide {
+            let f = Double(maxSide) / Double(longest)
+            let w = max(1, Int(Double(img.width) * f)), h = max(1, Int(Double(img.height) * f))
+            img = img.resizedArea(width: w, height: h)
+            mask = mask.resizedNearest(width: w, height: h)
+        }
+        let sx = Double(img.width) / (Double(tissue.image.width) * tissue.downsampleX)
+        let sy = Double(img.height) / (Double(tissue.image.height) * tissue.downsampleY)
+        img.overlay(mask: mask, color: (0, 200, 90), alpha: 0.18)
+        let side = Double(grid.patchSizeLevel0)
+        for i in 0..<grid.count {
+            let x = Double(grid.coords[2 * i]) * sx, y = Double(grid.coords[2 * i + 1]) * sy
+            let r = PixelRect(x: Int(x.rounded()), y: Int(y.rounded()),
+                              width: max(1, Int((side * sx).rounded())), height: max(1, Int((side * sy).rounded())))
+            img.drawRect(r, color: (40, 60, 200), thickness: 1)
+        }
+        for poly in tissue.polygons {
+            img.drawPolygon(poly.outer.map { Point(x: $0.x * sx, y: $0.y * sy) }, color: (0, 160, 60), thickness: 2)
+            for h in poly.holes { img.drawPolygon(h.map { Point(x: $0.x * sx, y: $0.y * sy) }, color: (30, 90, 255), thickness: 2) }
+        }
+        return img
+    }
+
+    static func fmt(_ v: Double) -> String { String(format: "%.4g", v) }
+}

@@ -1,1 +1,0 @@
-// Tiler: see the module's other files.

@@ -1,0 +1,198 @@
+import Archive
+import ArgumentParser
+import Foundation
+import ImageCore
+import Tiler
+
+struct TileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tile",
+        abstract: "Find tissue and write patch coordinates at a physical scale, one HDF5 patch bag per slide.",
+        discussion: """
+        INPUTS are slide files, folders of slides, or CSV manifests (column path or slide; optional
+        slide_id and mpp). For each slide, under --out:
+          patches/<id>.h5        coords (N×2 int64, level-0 top-left) + tissue_fraction, CLAM and
+                                 TRIDENT attributes, provenance (version, parameters, quickhash)
+          masks/<id>.png         tissue mask at the segmentation level
+          contours/<id>.geojson  tissue outlines with holes (QuPath: File › Import objects)
+          previews/<id>.png      thumbnail with tissue, holes and the patch grid
+        and for the run: tile_summary.csv and tile_run.json.
+
+        Slides whose patch bag exists are skipped (rerun after an interruption to resume; --force
+        redoes them). A slide that fails is reported with the reason and the fix; the others go on.
+        Exit status: 0 all slides done or skipped, 1 some failed, 2 bad arguments or unwritable --out.
+
+        Presets (--preset, files in Tiling/): \(PresetLibrary.available().joined(separator: ", ")).
+        Keys for --set KEY=VALUE:
+        \(TilingPreset.keys.map { "  \($0.key): \($0.meaning)" }.joined(separator: "\n"))
+        """)
+
+    @Argument(help: "Slide files, folders or CSV manifests.")
+    var inputs: [String]
+
+    @Option(name: .long, help: "Output folder (created if missing).")
+    var out: String
+
+    @Option(help: "Tiling preset name or .conf file.")
+    var preset = "default"
+
+    @Option(name: .customLong("patch-size"), help: "Patch size in px at the target scale (preset: 256).")
+    var patchSize: Int?
+
+    @Option(name: .customLong("target-mpp"), help: "Target scale in µm/px (preset: 0.5).")
+    var targetMPP: Double?
+
+    @Option(help: "Target magnification, e.g. 20 (instead of --target-mpp).")
+    var magnification: Double?
+
+    @Option(help: "Overlap between neighbouring patches, px at the target scale.")
+    var overlap: Int?
+
+    @Option(name: .customLong("min-tissue-fraction"), help: "Keep patches at least this fraction tissue (0–1).")
+    var minTissueFraction: Double?
+
+    @Flag(help: "Otsu's threshold on saturation instead of the preset's fixed threshold.")
+    var otsu = false
+
+    @Option(name: .customLong("set"), help: "Override any preset key: --set KEY=VALUE (repeatable).")
+    var settings: [String] = []
+
+    @Option(name: .customLong("slide-mpp"), help: "Scale of every slide in µm/px (beats the file's own).")
+    var slideMPP: Double?
+
+    @Option(name: .customLong("mpp-csv"), help: "CSV with columns slide,mpp giving the scale per slide (id, file name or path).")
+    var mppCSV: String?
+
+    @Flag(help: "Scan folders recursively.")
+    var recursive = false
+
+    @Option(help: "Slides processed at once (default: number of cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Redo slides whose patch bag already exists.")
+    var force = false
+
+    @Flag(help: "Print the run record as JSON on standard output.")
+    var json = false
+
+    func run() throws {
+        let params = try resolvedPreset()
+        let root = URL(fileURLWithPath: out).standardizedFileURL.path
+        try checkWritable(root)
+        let layout = TileOutputLayout(root: root)
+        BatchRunner.removeStaleTemporaryFiles(in: ["patches", "masks", "contours", "previews", ""].map { "\(root)/\($0)" })
+
+        let (slides, problems) = SlideInputs.expand(inputs, recursive: recursive)
+        let mppTable = try mppCSV.map { path -> [String: Double] in
+            do { return try SlideInputs.readMPPTable(path: path) } catch {
+                throw ValidationError("--mpp-csv \(error)")
+            }
+        } ?? [:]
+        let command = (["radiopath"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let progress = BatchProgress(total: slides.count + problems.count, unitName: "patches")
+        for p in problems { progress.itemFinished(line: "✗ \(p.path): \(p.reason)\n  → \(p.hint)", units: 0) }
+        BatchRunner.installInterruptHandler {
+            progress.note("interrupted: finishing the slides in progress (press Ctrl-C again to quit now; rerun to resume)")
+        }
+
+        let requests = slides.map { s in
+            TileRequest(slidePath: s.path, slideID: s.slideID, layout: layout, preset: params,
+                        mppOverride: slideMPP ?? s.mpp ?? SlideInputs.lookup(mppTable, for: s),
+                        force: force, toolVersion: RadioPath.version, commandLine: command)
+        }
+        let results = BatchRunner.run(requests, jobs: jobs, work: TileJob.run) { _, r in
+            progress.itemFinished(line: Self.statusLine(r), units: r.status == .done ? r.patches : 0)
+        }
+        progress.finish()
+
+        var all = results.compactMap { $0 }
+        all += problems.map { TileResult(slideID: SlideInputs.slideID(for: $0.path), path: $0.path, status: .failed, error: $0.reason, hint: $0.hint) }
+        let notStarted = results.count - results.compactMap { $0 }.count
+        try writeSummary(all, root: root, params: params, command: command, seconds: progress.elapsedSeconds)
+
+        let done = all.filter { $0.status == .done }.count
+        let skipped = all.filter { $0.status == .skipped }.count
+        let failed = all.filter { $0.status == .failed }.count
+        let patches = all.reduce(0) { $0 + $1.patches }
+        var line = "tile: \(done) done, \(skipped) skipped, \(failed) failed; \(patches) patches in \(String(format: "%.1f", progress.elapsedSeconds)) s → \(root)"
+        if notStarted > 0 { line += " (\(notStarted) not started: interrupted; rerun to resume)" }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+        if json {
+            print(String(decoding: try Self.encoder.encode(all), as: UTF8.self))
+        }
+        if failed > 0 || notStarted > 0 { throw ExitCode(1) }
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    func resolvedPreset() throws -> TilingPreset {
+        var p: TilingPreset
+        do { p = try PresetLibrary.load(preset) } catch { throw ValidationError("--preset: \(error)") }
+        var overrides: [(String, String)] = settings.map { s in
+            let kv = s.split(separator: "=", maxSplits: 1).map(String.init)
+            return (kv.first ?? s, kv.count > 1 ? kv[1] : "")
+        }
+        if let v = patchSize { overrides.append(("patch_size", "\(v)")) }
+        if let v = targetMPP { overrides.append(("target_mpp", "\(v)")) }
+        if let v = magnification { overrides.append(("magnification", "\(v)")) }
+        if let v = overlap { overrides.append(("overlap", "\(v)")) }
+        if let v = minTissueFraction { overrides.append(("min_tissue_fraction", "\(v)")) }
+        if otsu { overrides.append(("use_otsu", "true")) }
+        for (k, v) in overrides {
+            do { try p.set(k, v) } catch let e as TilingPreset.ParseError { throw ValidationError(e.message) }
+        }
+        if let m = slideMPP, !(m > 0.01 && m < 100) { throw ValidationError("--slide-mpp \(m) is not a plausible µm/px (0.01–100)") }
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        return p
+    }
+
+    func checkWritable(_ root: String) throws {
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+            let probe = "\(root)/.radiopath-write-test-\(getpid())"
+            guard fm.createFile(atPath: probe, contents: Data()) else { throw CocoaError(.fileWriteNoPermission) }
+            try fm.removeItem(atPath: probe)
+        } catch {
+            FileHandle.standardError.write(Data("✗ --out \(root): the output folder is not writable (\(error.localizedDescription))\n  → choose another --out or fix its permissions\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    static func statusLine(_ r: TileResult) -> String {
+        switch r.status {
+        case .done:
+            var s = "✓ \(r.slideID): \(r.patches) patches"
+            if let m = r.mpp, let src = r.mppSource { s += String(format: " · %.3f µm/px (%@)", m, src) }
+            if let a = r.tissueAreaMM2 { s += String(format: " · %.1f mm² tissue", a) }
+            s += String(format: " · %.2f s", r.seconds)
+            for w in r.warnings { s += "\n  ! \(w)" }
+            return s
+        case .skipped:
+            return "· \(r.slideID): already done (\(r.patches) patches) — --force redoes it"
+        case .failed:
+            return "✗ \(r.path): \(r.error ?? "failed")" + (r.hint.map { "\n  → \($0)" } ?? "")
+        }
+    }
+
+    func writeSummary(_ results: [TileResult], root: String, params: TilingPreset, command: String, seconds: Double) throws {
+        let header = ["slide_id", "path", "status", "patches", "mpp", "mpp_source", "tissue_area_mm2", "seconds", "warnings", "error", "hint"]
+        let rows = results.map { r in
+            [r.slideID, r.path, r.status.rawValue, "\(r.patches)", r.mpp.map { String(format: "%.6g", $0) } ?? "",
+             r.mppSource ?? "", r.tissueAreaMM2.map { String(format: "%.4f", $0) } ?? "", String(format: "%.3f", r.seconds),
+             r.warnings.joined(separator: "; "), r.error ?? "", r.hint ?? ""]
+        }
+        try AtomicFile.write(Data(CSVTable(header: header, rows: rows).encoded().utf8), to: "\(root)/tile_summary.csv")
+        struct Run: Encodable {
+            let tool: String, version: String, command: String, preset: String, parameters: String
+            let seconds: Double, slides: [TileResult]
+        }
+        let run = Run(tool: "radiopath", version: RadioPath.version, command: command, preset: params.name,
+                      parameters: params.text, seconds: seconds, slides: results)
+        try AtomicFile.write(try Self.encoder.encode(run), to: "\(root)/tile_run.json")
+    }
+}

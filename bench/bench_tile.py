@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Benchmark: tissue mask + patch coordinates per slide, RadioPath vs a CLAM-style Python
+reference (clam_reference.py), side by side in one run. Reports seconds (best of N), peak
+memory (max RSS of the process) and the speed ratio. Not a timed test: numbers are printed
+and written to bench-out/tile_bench.{json,md}; absolute times vary between machines.
+
+usage: bench_tile.py --bin .build/release/radiopath [--repeats 3] [--big 100000x80000]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def run(cmd):
+    """Runs a command; returns (seconds, peak RSS in MiB)."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
+    return dt, usage.ru_maxrss / 1024
+
+
+def best(cmd, repeats):
+    runs = [run(cmd) for _ in range(repeats)]
+    return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=str(ROOT / ".build/release/radiopath"))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--big", default="100000x80000")
+    ap.add_argument("--out", default=str(ROOT / "bench-out"))
+    a = ap.parse_args()
+    out = Path(a.out)
+    (out / "slides").mkdir(parents=True, exist_ok=True)
+
+    slides = []
+    testdata = Path(os.environ.get("RADIOPATH_TESTDATA", ROOT.parent / "shared/testdata"))
+    real = testdata / "slides/CMU-1-Small-Region.svs"
+    if real.exists():
+        slides.append(("CMU-1-Small-Region.svs (real, 20x)", real))
+    else:
+        print(f"note: {real} not found; real-slide row skipped", file=sys.stderr)
+    bw, bh = (int(v) for v in a.big.split("x"))
+    for (w, h) in [(bw // 4, bh // 4), (bw, bh)]:
+        p = out / "slides" / f"synthetic-{w}x{h}.tiff"
+        if not p.exists():
+            print(f"generating {p.name} ...", file=sys.stderr)
+            t = time.perf_counter()
+            subprocess.run([a.bin, "synth", "slide", "--width", str(w), "--height", str(h), "--seed", "3",
+                            "--no-nuclei-truth", "--out", str(p)], check=True, stdout=subprocess.DEVNULL)
+            print(f"  {time.perf_counter() - t:.1f} s, {p.stat().st_size / 2**30:.2f} GiB", file=sys.stderr)
+        slides.append((f"synthetic {w}x{h} (40x)", p))
+
+    rows = []
+    for label, path in slides:
+        rp_out = out / "rp-tiles"
+        cmd = [a.bin, "tile", str(path), "--out", str(rp_out), "--force", "--jobs", "1"]
+        rp_s, rp_mb = best(cmd, a.repeats)
+        bag = rp_out / "patches" / (path.stem + ".h5")
+        with h5py.File(bag, "r") as f:
+            n_rp = f["coords"].shape[0]
+            size0 = int(f["coords"].attrs["patch_size_level0"])
+            mpp = float(f.attrs["slide_mpp"][0])
+        ref_cmd = [sys.executable, str(HERE / "clam_reference.py"), str(path), str(out / "ref.h5"),
+                   "--patch-size-level0", str(size0), "--mpp", str(mpp)]
+        ref_s, ref_mb = best(ref_cmd, a.repeats)
+        with h5py.File(out / "ref.h5", "r") as f:
+            n_ref = f["coords"].shape[0]
+        rows.append(dict(slide=label, radiopath_s=rp_s, reference_s=ref_s, speedup=ref_s / rp_s,
+                         radiopath_peak_mib=rp_mb, reference_peak_mib=ref_mb, radiopath_patches=n_rp,
+                         reference_patches=n_ref))
+        print(f"{label}: radiopath {rp_s:.3f} s ({rp_mb:.0f} MiB, {n_rp} patches) | "
+              f"CLAM-style reference {ref_s:.3f} s ({ref_mb:.0f} MiB, {n_ref} patches) | {ref_s / rp_s:.1f}x", file=sys.stderr)
+
+    md = ["| slide | RadioPath s | reference s | speed-up | RadioPath peak MiB | reference peak MiB | patches (RP / ref) |",
+          "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        md.append(f"| {r['slide']} | {r['radiopath_s']:.3f} | {r['reference_s']:.3f} | {r['speedup']:.1f}x | "
+                  f"{r['radiopath_peak_mib']:.0f} | {r['reference_peak_mib']:.0f} | {r['radiopath_patches']} / {r['reference_patches']} |")
+    (out / "tile_bench.md").write_text("\n".join(md) + "\n")
+    (out / "tile_bench.json").write_text(json.dumps(rows, indent=2))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
