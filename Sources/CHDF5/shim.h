@@ -15,3 +15,10 @@ static inline unsigned rp_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned rp_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned rp_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline size_t rp_h5t_variable(void) { return H5T_VARIABLE; }
+static inline hid_t rp_h5t_std_i64le(void) { return H5T_STD_I64LE; }
+static inline hid_t rp_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+static inline hid_t rp_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
+static inline hid_t rp_h5p_default(void) { return H5P_DEFAULT; }
+static inline hid_t rp_h5e_default(void) { return H5E_DEFAULT; }
+static inline hid_t rp_h5s_all(void) { return H5S_ALL; }
+static inline hsize_t rp_h5s_unlimited(void) { return H5S_UNLIMITED; }
