@@ -32,12 +32,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore"]),
-        .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "SlideSynth"]),
-        .testTarget(name: "PatchBagTests", dependencies: ["PatchBag"]),
-        .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "PatchBag"]),
-        .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "SlideIO"]),
-        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag"]),
+        // Shared test helpers (test data lookup, Python peers, scratch folders); not shipped.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),
+        .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "TestSupport", "CTIFF"]),
+        .testTarget(name: "PatchBagTests", dependencies: ["PatchBag", "TestSupport"]),
+        .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "SlideIO", "PatchBag", "TestSupport"]),
+        .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "COpenSlide", "CTIFF", "TestSupport"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
+        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

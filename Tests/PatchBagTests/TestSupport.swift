@@ -2,61 +2,22 @@ import Foundation
 import XCTest
 import PatchBag
 
-/// A fresh folder under the system temp dir, removed by the caller's `addTeardownBlock`.
-func makeScratchDir(_ test: XCTestCase, _ label: String) throws -> String {
-    let dir = NSTemporaryDirectory() + "rp-patchbag-\(label)-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-    return dir
-}
+import TestSupport
+
+func makeScratchDir(_ test: XCTestCase, _ label: String) throws -> String { try TestEnv.scratch(test, "patchbag-" + label) }
 
 func listing(_ dir: String) throws -> [String] {
     try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
 }
 
-/// The package root: this file is <root>/Tests/PatchBagTests/TestSupport.swift.
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().path
+func pythonOrSkip() throws -> String { try TestEnv.python() }
 
-/// The Python with h5py used as the peer: $RADIOPATH_PYTHON, <root>/.venv, /work/main/.venv.
-func pythonOrSkip() throws -> String {
-    var candidates: [String] = []
-    if let env = ProcessInfo.processInfo.environment["RADIOPATH_PYTHON"], !env.isEmpty { candidates.append(env) }
-    candidates += [packageRoot + "/.venv/bin/python", "/work/main/.venv/bin/python"]
-    for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
-    throw XCTSkip("h5py peer check skipped: no Python venv found (set RADIOPATH_PYTHON or create \(packageRoot)/.venv with h5py)")
-}
-
-/// Runs `python -c script args…`, fails the test on a non-zero exit, returns stdout.
 func runPython(_ script: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Data {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try pythonOrSkip())
-    p.arguments = ["-c", script] + args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    // Drain stderr on another thread while reading stdout, so a chatty child cannot block on a full pipe.
-    final class Sink: @unchecked Sendable { var data = Data() }
-    let errSink = Sink()
-    let group = DispatchGroup()
-    let errHandle = err.fileHandleForReading
-    DispatchQueue.global().async(group: group) { errSink.data = errHandle.readDataToEndOfFile() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    p.waitUntilExit()
-    let errData = errSink.data
-    if p.terminationStatus != 0 {
-        let msg = String(decoding: errData, as: UTF8.self)
-        if msg.contains("No module named 'h5py'") { throw XCTSkip("h5py peer check skipped: h5py not installed in \(p.executableURL!.path)") }
-        XCTFail("python failed (\(p.terminationStatus)): \(msg)", file: file, line: line)
-        throw NSError(domain: "python", code: Int(p.terminationStatus))
-    }
-    return outData
+    try TestEnv.runPython(script, args, file: file, line: line)
 }
 
 func jsonObject(_ data: Data) throws -> [String: Any] {
-    guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+    guard let obj = try TestEnv.json(data) as? [String: Any] else {
         throw NSError(domain: "json", code: 1, userInfo: [NSLocalizedDescriptionKey: String(decoding: data, as: UTF8.self)])
     }
     return obj

@@ -1,0 +1,190 @@
+import Foundation
+import PatchBag
+import TestSupport
+import XCTest
+
+/// End to end through the built `radiopath` binary, as a user runs it.
+final class TileCommandTests: XCTestCase {
+    /// The `radiopath` executable built beside this test bundle.
+    func binary() throws -> String {
+        let dir = Bundle.main.bundleURL.path
+        let candidates = [dir + "/radiopath", TestEnv.packageRoot + "/.build/debug/radiopath"]
+        guard let bin = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            XCTFail("radiopath executable not found in \(candidates); build it with `swift build`")
+            throw XCTSkip("no binary")
+        }
+        return bin
+    }
+
+    func radiopath(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let r = try TestEnv.run(try binary(), args)
+        return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
+    }
+
+    /// A small synthetic slide made by the CLI itself.
+    func synth(_ dir: String, name: String = "synth", seed: Int = 5, size: (Int, Int) = (6000, 4500)) throws -> String {
+        let path = "\(dir)/\(name).tiff"
+        let r = try radiopath(["synth", "slide", "--width", "\(size.0)", "--height", "\(size.1)", "--seed", "\(seed)",
+                               "--out", path, "--truth", "\(dir)/\(name).truth"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return path
+    }
+
+    func testBatchWithBadSlidesReportsEachAndFinishesTheRest() throws {
+        let slides = try TestEnv.testdata("slides")
+        let dir = try TestEnv.scratch(self, "cli-batch")
+        let good = try synth(dir)
+        let out = dir + "/out"
+        let r = try radiopath(["tile", good, slides + "/CMU-1-Small-Region.svs", slides + "/broken.svs", slides + "/kidney-48-5.tif",
+                               dir + "/missing.svs", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 1, "some slides failed: exit 1\n\(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("broken.svs"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("--slide-mpp"), "kidney-48-5.tif has no scale: the message names the fix\n\(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("missing.svs: no such file"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("2 done, 0 skipped, 3 failed"), r.stderr)
+
+        let results = try XCTUnwrap(try TestEnv.json(Data(r.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(results.count, 5)
+        let byID = Dictionary(uniqueKeysWithValues: results.map { ($0["slideID"] as! String, $0) })
+        XCTAssertEqual(byID["synth"]?["status"] as? String, "done")
+        XCTAssertEqual(byID["CMU-1-Small-Region"]?["status"] as? String, "done")
+        XCTAssertEqual(byID["CMU-1-Small-Region"]?["mppSource"] as? String, "openslide-property")
+        XCTAssertEqual(byID["broken"]?["status"] as? String, "failed")
+        XCTAssertNotNil(byID["broken"]?["hint"] as? String)
+
+        for id in ["synth", "CMU-1-Small-Region"] {
+            for sub in ["patches/\(id).h5", "masks/\(id).png", "contours/\(id).geojson", "previews/\(id).png"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/\(sub)"), sub)
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(out)/patches/broken.h5"), "nothing written for a failed slide")
+        let summary = try String(contentsOfFile: out + "/tile_summary.csv", encoding: .utf8)
+        XCTAssertEqual(summary.split(separator: "\n").count, 6)
+        XCTAssertTrue(summary.hasPrefix("slide_id,path,status,patches,mpp,mpp_source"))
+
+        // Slide scale from the CSV fixes the slide that had none.
+        try "slide,mpp\nkidney-48-5,0.5\n".write(toFile: dir + "/mpp.csv", atomically: true, encoding: .utf8)
+        let fixed = try radiopath(["tile", slides + "/kidney-48-5.tif", "--out", out, "--mpp-csv", dir + "/mpp.csv", "--min-tissue-fraction", "0.25"])
+        XCTAssertEqual(fixed.status, 0, fixed.stderr)
+        let bag = try PatchBag.read(path: out + "/patches/kidney-48-5.h5")
+        XCTAssertEqual(bag.fileAttributes["slide_mpp_source"], .string("user-override"))
+        XCTAssertGreaterThan(bag.count, 0)
+    }
+
+    func testCLAMStyleReaderGetsWhatWasWritten() throws {
+        let slide = try TestEnv.testdata("slides/CMU-1-Small-Region.svs")
+        let dir = try TestEnv.scratch(self, "cli-clam")
+        let r = try radiopath(["tile", slide, "--out", dir, "--patch-size", "256", "--target-mpp", "0.5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let bag = try PatchBag.read(path: dir + "/patches/CMU-1-Small-Region.h5")
+        XCTAssertGreaterThan(bag.count, 20)
+        let script = """
+        import sys, json, h5py, openslide, numpy as np
+        f = h5py.File(sys.argv[1], 'r')
+        c = f['coords'][:]
+        a = f['coords'].attrs
+        s = openslide.OpenSlide(sys.argv[2])
+        x, y = (int(v) for v in c[len(c) // 2])
+        patch = np.asarray(s.read_region((x, y), int(a['patch_level']), (int(a['patch_size']),) * 2).convert('RGB'))
+        print(json.dumps(dict(shape=list(c.shape), dtype=str(c.dtype), first=c[0].tolist(), patch_size=int(a['patch_size']),
+             patch_level=int(a['patch_level']), name=a['name'], name_type=type(a['name']).__name__,
+             size0=int(a['patch_size_level0']), mag=float(a['target_magnification']),
+             patch_mean=float(patch.mean()), quickhash=f.attrs['slide_quickhash'],
+             real_quickhash=s.properties.get('openslide.quickhash-1'))))
+        """
+        let out = try XCTUnwrap(try TestEnv.json(try TestEnv.runPython(script, [dir + "/patches/CMU-1-Small-Region.h5", slide])) as? [String: Any])
+        XCTAssertEqual(out["shape"] as? [Int], [bag.count, 2])
+        XCTAssertEqual(out["dtype"] as? String, "int64")
+        XCTAssertEqual(out["first"] as? [Int], [Int(bag.coords[0]), Int(bag.coords[1])])
+        XCTAssertEqual(out["name"] as? String, "CMU-1-Small-Region")
+        XCTAssertEqual(out["name_type"] as? String, "str")
+        XCTAssertEqual(out["patch_level"] as? Int, 0)
+        // 256 px at 0.5 µm/px on a 0.499 µm/px slide: 256.5 → 257 level-0 px, read at level 0.
+        XCTAssertEqual(out["size0"] as? Int, 257)
+        XCTAssertEqual(out["patch_size"] as? Int, 257)
+        XCTAssertEqual(out["quickhash"] as? String, out["real_quickhash"] as? String)
+        XCTAssertLessThan(out["patch_mean"] as? Double ?? 255, 235, "a kept patch shows tissue, not glass")
+    }
+
+    func testResumeSkipsDoneSlidesAndInterruptedRunLeavesNoHalfFiles() throws {
+        let dir = try TestEnv.scratch(self, "cli-resume")
+        let slidesDir = dir + "/slides"
+        for i in 0..<3 { _ = try synth(slidesDir, name: "s\(i)", seed: 20 + i, size: (5000, 4000)) }
+        let out = dir + "/out"
+        let first = try radiopath(["tile", slidesDir, "--out", out, "--jobs", "1"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let bag1 = out + "/patches/s1.h5"
+        let before = try FileManager.default.attributesOfItem(atPath: bag1)[.modificationDate] as! Date
+
+        // Rerun: everything skipped, nothing rewritten.
+        Thread.sleep(forTimeInterval: 1.1)
+        let again = try radiopath(["tile", slidesDir, "--out", out])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("0 done, 3 skipped"), again.stderr)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: bag1)[.modificationDate] as? Date, before)
+
+        // Kill a run part-way (SIGKILL: no cleanup at all), then resume.
+        let killedOut = dir + "/killed"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try binary())
+        p.arguments = ["tile", slidesDir, "--out", killedOut, "--jobs", "1"]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: killedOut + "/patches/s0.h5") && Date() < deadline { usleep(2000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        // Whatever exists is complete: every visible bag reads.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: killedOut + "/patches")) ?? [] where !name.hasPrefix(".") {
+            XCTAssertNoThrow(try PatchBag.read(path: killedOut + "/patches/" + name), name)
+        }
+        // A kill during a write leaves a hidden temporary file of a dead process: plant one.
+        try FileManager.default.createDirectory(atPath: killedOut + "/patches", withIntermediateDirectories: true)
+        let stale = killedOut + "/patches/.s1.h5.tmp-999999-42"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: stale))
+        let resumed = try radiopath(["tile", slidesDir, "--out", killedOut])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("0 failed"), resumed.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "stale temporary file removed on resume")
+        for sub in ["patches", "masks", "contours", "previews"] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: "\(killedOut)/\(sub)")
+            XCTAssertEqual(names.filter { $0.hasPrefix(".") }, [], "temporary files left in \(sub)")
+            XCTAssertEqual(names.count, 3, sub)
+        }
+        // Same input, same parameters: same bytes.
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: killedOut + "/patches/s2.h5")),
+                       try Data(contentsOf: URL(fileURLWithPath: out + "/patches/s2.h5")))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: killedOut + "/contours/s2.geojson")),
+                       try Data(contentsOf: URL(fileURLWithPath: out + "/contours/s2.geojson")))
+    }
+
+    func testUnwritableOutputAndBadArgumentsAreClearErrors() throws {
+        let dir = try TestEnv.scratch(self, "cli-args")
+        let slide = try synth(dir, size: (2000, 1500))
+        try Data().write(to: URL(fileURLWithPath: dir + "/afile"))
+        let r = try radiopath(["tile", slide, "--out", dir + "/afile/sub"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("not writable"), r.stderr)
+        let bad = try radiopath(["tile", slide, "--out", dir + "/o", "--set", "median_size=4"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("median_size"), bad.stderr)
+        let preset = try radiopath(["tile", slide, "--out", dir + "/o", "--preset", "nope"])
+        XCTAssertNotEqual(preset.status, 0)
+        XCTAssertTrue(preset.stderr.contains("biopsy"), "lists available presets: \(preset.stderr)")
+    }
+
+    func testInfoJSONOnRealSlide() throws {
+        let slide = try TestEnv.testdata("slides/CMU-1-Small-Region.svs")
+        let r = try radiopath(["info", slide, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(try TestEnv.json(Data(r.stdout.utf8)) as? [String: Any])
+        let slides = try XCTUnwrap(obj["slides"] as? [[String: Any]])
+        XCTAssertEqual(slides.count, 1)
+        let text = r.stdout
+        XCTAssertTrue(text.contains("0.499"), text)
+        XCTAssertTrue(text.contains("aperio"), text)
+        let broken = try radiopath(["info", try TestEnv.testdata("slides/broken.svs")])
+        XCTAssertEqual(broken.status, 1)
+        XCTAssertTrue(broken.stderr.contains("broken.svs"), broken.stderr)
+    }
+}
