@@ -33,7 +33,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore"]),
-        .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "SlideSynth"]),
+        .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "SlideSynth", "ImageCore", "CTIFF"]),
         .testTarget(name: "PatchBagTests", dependencies: ["PatchBag"]),
         .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "PatchBag"]),
         .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "SlideIO"]),
