@@ -1,1 +1,0 @@
-// SlideIO: see the module's other files.
