@@ -48,6 +48,10 @@ public struct TileResult: Codable, Sendable {
     public var warnings: [String] = []
     public var error: String?
     public var hint: String?
+
+    public init(slideID: String, path: String, status: Status, error: String? = nil, hint: String? = nil) {
+        self.slideID = slideID; self.path = path; self.status = status; self.error = error; self.hint = hint
+    }
 }
 
 /// Tiles one slide: tissue mask → patch grid → mask PNG, QuPath GeoJSON, preview PNG and the
@@ -57,12 +61,17 @@ public enum TileJob {
     public static func run(_ req: TileRequest) -> TileResult {
         let start = DispatchTime.now()
         var result = TileResult(slideID: req.slideID, path: req.slidePath, status: .failed)
-        defer { result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
+        attempt(req, into: &result)
+        result.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        return result
+    }
+
+    static func attempt(_ req: TileRequest, into result: inout TileResult) {
         let bagPath = req.layout.bag(req.slideID)
         if !req.force && PatchBag.isComplete(path: bagPath) {
             result.status = .skipped
             if let bag = try? PatchBag.read(path: bagPath) { result.patches = bag.count }
-            return result
+            return
         }
         do {
             try tile(req, into: &result)
@@ -77,7 +86,6 @@ public enum TileJob {
             result.error = "\(error)"
             result.hint = "check that the output folder is writable and has free space"
         }
-        return result
     }
 
     static func tile(_ req: TileRequest, into result: inout TileResult) throws {

@@ -1,20 +1,10 @@
 import Foundation
 import XCTest
 import ImageCore
+import TestSupport
 
-/// Package root, found from this source file (Tests/ImageCoreTests/PeerSupport.swift).
-let imageOpsPackageRoot: URL = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-/// The shared real test data, or an XCTSkip saying where it was looked for.
-func imageOpsTestdata() throws -> String {
-    var candidates: [String] = []
-    if let env = ProcessInfo.processInfo.environment["RADIOPATH_TESTDATA"], !env.isEmpty { candidates.append(env) }
-    candidates.append(imageOpsPackageRoot.appendingPathComponent("../shared/testdata").standardizedFileURL.path)
-    candidates.append("/work/shared/testdata")
-    for c in candidates where FileManager.default.fileExists(atPath: c + "/README.md") { return c }
-    throw XCTSkip("real test data not found (tried \(candidates.joined(separator: ", "))); set RADIOPATH_TESTDATA")
-}
+/// The shared real test data (see TestSupport), or a visible skip.
+func imageOpsTestdata() throws -> String { try TestEnv.testdata() }
 
 /// Deterministic generator (SplitMix64) so failures reproduce.
 struct SeededRNG: RandomNumberGenerator {
@@ -85,19 +75,9 @@ final class PythonPeer {
     let python: String
     let dir: URL
 
-    static func findPython() -> String? {
-        var c: [String] = []
-        if let env = ProcessInfo.processInfo.environment["RADIOPATH_PYTHON"], !env.isEmpty { c.append(env) }
-        c.append(imageOpsPackageRoot.appendingPathComponent(".venv/bin/python").path)
-        c.append("/work/main/.venv/bin/python")
-        return c.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
     /// `modules`: imports the peer needs; skips (visibly) when the venv or a module is missing.
     init(modules: [String]) throws {
-        guard let py = PythonPeer.findPython() else {
-            throw XCTSkip("no Python venv found (RADIOPATH_PYTHON, <package>/.venv, /work/main/.venv); run `make venv`")
-        }
+        let py = try TestEnv.python()
         python = py
         dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("rp-peer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
