@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "SlideSynth"]),
         .testTarget(name: "PatchBagTests", dependencies: ["PatchBag"]),
         .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "PatchBag"]),
-        .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "SlideIO"]),
+        .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "SlideIO", "COpenSlide"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag"]),
     ],
     swiftLanguageModes: [.v5]
