@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "ImageCore", "CTIFF", "TestSupport"]),
         .testTarget(name: "PatchBagTests", dependencies: ["PatchBag", "TestSupport"]),
         .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "SlideIO", "PatchBag", "TestSupport"]),
-        .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "COpenSlide", "CTIFF", "TestSupport"]),
+        .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "ImageCore", "COpenSlide", "CTIFF", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],
