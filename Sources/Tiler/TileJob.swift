@@ -23,14 +23,14 @@ public struct TileRequest: Sendable {
     /// µm/px supplied by the user (flag or CSV); beats every property in the file.
     public var mppOverride: Double?
     public var force = false
-    /// Tool version and command line, recorded in the outputs.
+    /// Tool version, recorded in the outputs. (The full command line goes into the run record,
+    /// not the bag: flags like --jobs or --force must not change a bag's bytes.)
     public var toolVersion: String
-    public var commandLine: String
 
     public init(slidePath: String, slideID: String, layout: TileOutputLayout, preset: TilingPreset,
-                mppOverride: Double? = nil, force: Bool = false, toolVersion: String, commandLine: String) {
+                mppOverride: Double? = nil, force: Bool = false, toolVersion: String) {
         self.slidePath = slidePath; self.slideID = slideID; self.layout = layout; self.preset = preset
-        self.mppOverride = mppOverride; self.force = force; self.toolVersion = toolVersion; self.commandLine = commandLine
+        self.mppOverride = mppOverride; self.force = force; self.toolVersion = toolVersion
     }
 }
 
@@ -147,9 +147,9 @@ public enum TileJob {
     }
 
     static func provenance(slide: Slide, scale: SlideScale, tissue: TissueMask, grid: PatchGrid, req: TileRequest) -> [String: HDF5Value] {
-        [
+        var attributes: [String: HDF5Value] = [
             "radiopath_version": .string(req.toolVersion),
-            "radiopath_command": .string(req.commandLine),
+            "radiopath_command": .string("tile"),
             "tiling_preset": .string(req.preset.name),
             "tiling_parameters": .string(req.preset.text),
             "slide_path": .string(req.slidePath),
@@ -162,6 +162,8 @@ public enum TileJob {
             "tissue_pieces": .int(Int64(tissue.polygons.count)),
             "segmentation_downsample": .doubles([tissue.downsampleX, tissue.downsampleY]),
         ]
+        if let m = req.mppOverride { attributes["slide_mpp_override"] = .double(m) }
+        return attributes
     }
 
     static func contoursGeoJSON(_ tissue: TissueMask, slideID: String) -> Data {

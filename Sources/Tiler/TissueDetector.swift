@@ -75,9 +75,11 @@ public enum TissueDetector {
                           droppedPieces: dropped, inkPixels: inkPixels)
     }
 
-    /// Marker ink and black regions. H&E stains sit in the magenta–purple–red hues
-    /// (OpenCV hue ≥ 125 or ≤ 15 on 0–179); blue and green marker ink sits between 35 and 115
-    /// (70°–230°) with a saturation no stain reaches at low magnification.
+    /// Marker ink and black regions. H&E sits in the magenta–purple–red hues (OpenCV hue ≥ 130
+    /// or ≤ 15 on 0–179), but faded or hematoxylin-heavy tissue reaches down to hue ~105 at
+    /// saturation ≤ ~80 (measured on kidney-48-5.tif). So green/cyan ink is any saturated pixel
+    /// with hue 35–99 (70°–199°), and blue ink needs hue 100–130 with saturation ≥ 110, which
+    /// marker ink has (~190) and stained tissue at low magnification does not.
     static func inkMask(_ image: RGBImage, params: TissueParameters) -> GrayImage {
         let (h, s, v) = ColorConversion.hsv(image)
         var out = GrayImage(width: image.width, height: image.height)
@@ -88,7 +90,9 @@ public enum TissueDetector {
                     v.pixels.withUnsafeBufferPointer { vv in
                         for i in 0..<o.count {
                             let isBlack = params.blackThreshold > 0 && vv[i] < black
-                            let isPen = params.rejectPenMarks && hh[i] >= 35 && hh[i] <= 115 && ss[i] >= 40
+                            let hue = hh[i], sat = ss[i]
+                            let isPen = params.rejectPenMarks
+                                && ((hue >= 35 && hue < 100 && sat >= 40) || (hue >= 100 && hue <= 130 && sat >= 110))
                             if isBlack || isPen { o[i] = 255 }
                         }
                     }

@@ -98,7 +98,7 @@ struct TileCommand: ParsableCommand {
         let requests = slides.map { s in
             TileRequest(slidePath: s.path, slideID: s.slideID, layout: layout, preset: params,
                         mppOverride: slideMPP ?? s.mpp ?? SlideInputs.lookup(mppTable, for: s),
-                        force: force, toolVersion: RadioPath.version, commandLine: command)
+                        force: force, toolVersion: RadioPath.version)
         }
         let results = BatchRunner.run(requests, jobs: jobs, work: TileJob.run) { _, r in
             progress.itemFinished(line: Self.statusLine(r), units: r.status == .done ? r.patches : 0)

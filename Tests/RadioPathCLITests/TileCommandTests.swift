@@ -63,8 +63,10 @@ final class TileCommandTests: XCTestCase {
         XCTAssertTrue(summary.hasPrefix("slide_id,path,status,patches,mpp,mpp_source"))
 
         // Slide scale from the CSV fixes the slide that had none.
-        try "slide,mpp\nkidney-48-5,0.5\n".write(toFile: dir + "/mpp.csv", atomically: true, encoding: .utf8)
-        let fixed = try radiopath(["tile", slides + "/kidney-48-5.tif", "--out", out, "--mpp-csv", dir + "/mpp.csv", "--min-tissue-fraction", "0.25"])
+        // kidney-48-5.tif is a whole-slide overview (~25 mm across 1,493 px): about 16 µm/px.
+        try "slide,mpp\nkidney-48-5,16\n".write(toFile: dir + "/mpp.csv", atomically: true, encoding: .utf8)
+        let fixed = try radiopath(["tile", slides + "/kidney-48-5.tif", "--out", out, "--mpp-csv", dir + "/mpp.csv",
+                                   "--target-mpp", "16", "--patch-size", "16", "--min-tissue-fraction", "0.25"])
         XCTAssertEqual(fixed.status, 0, fixed.stderr)
         let bag = try PatchBag.read(path: out + "/patches/kidney-48-5.h5")
         XCTAssertEqual(bag.fileAttributes["slide_mpp_source"], .string("user-override"))
@@ -151,11 +153,15 @@ final class TileCommandTests: XCTestCase {
             XCTAssertEqual(names.filter { $0.hasPrefix(".") }, [], "temporary files left in \(sub)")
             XCTAssertEqual(names.count, 3, sub)
         }
-        // Same input, same parameters: same bytes.
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: killedOut + "/patches/s2.h5")),
-                       try Data(contentsOf: URL(fileURLWithPath: out + "/patches/s2.h5")))
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: killedOut + "/contours/s2.geojson")),
-                       try Data(contentsOf: URL(fileURLWithPath: out + "/contours/s2.geojson")))
+        // Same input, same parameters, same output folder: same bytes.
+        let files = ["patches/s2.h5", "contours/s2.geojson", "masks/s2.png", "previews/s2.png"]
+        let before2 = try files.map { try Data(contentsOf: URL(fileURLWithPath: "\(out)/\($0)")) }
+        let redo = try radiopath(["tile", slidesDir, "--out", out, "--force"])
+        XCTAssertEqual(redo.status, 0, redo.stderr)
+        XCTAssertTrue(redo.stderr.contains("3 done"), redo.stderr)
+        for (f, old) in zip(files, before2) {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(out)/\(f)")), old, "\(f) differs between identical runs")
+        }
     }
 
     func testUnwritableOutputAndBadArgumentsAreClearErrors() throws {
