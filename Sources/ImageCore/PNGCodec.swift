@@ -24,6 +24,9 @@ public enum PNGCodec {
         img.width = UInt32(width)
         img.height = UInt32(height)
         img.format = channels == 1 ? 0 : (channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA))
+        // Masks and previews are written per slide on the hot path: favour speed over the last
+        // few percent of size.
+        img.flags = UInt32(PNG_IMAGE_FLAG_FAST)
         var size: Int = 0
         let stride = Int32(width * channels)
         let ok1 = pixels.withUnsafeBytes { png_image_write_to_memory(&img, nil, &size, 0, $0.baseAddress, stride, nil) }

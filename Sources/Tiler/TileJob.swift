@@ -45,6 +45,8 @@ public struct TileResult: Codable, Sendable {
     public var mppSource: String?
     public var tissueAreaMM2: Double?
     public var seconds: Double = 0
+    /// Seconds per phase: open, tissue, grid, write (where the time goes, per slide).
+    public var phaseSeconds: [String: Double] = [:]
     public var warnings: [String] = []
     public var error: String?
     public var hint: String?
@@ -89,6 +91,12 @@ public enum TileJob {
     }
 
     static func tile(_ req: TileRequest, into result: inout TileResult) throws {
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ phase: String, _ r: inout TileResult) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            r.phaseSeconds[phase] = Double(now - clock) / 1e9
+            clock = now
+        }
         let slide = try Slide.open(path: req.slidePath, mppOverride: req.mppOverride)
         let scale = try slide.requireScale()
         result.mpp = scale.mpp
@@ -97,10 +105,13 @@ public enum TileJob {
             result.warnings.append("scale estimated from \(scale.detail) (\(fmt(scale.mpp)) µm/px); give --slide-mpp if it is wrong")
         }
         let p = req.preset
+        lap("open", &result)
         let tissue = try TissueDetector.detect(slide: slide, mpp: scale.mpp, params: p.tissue)
+        lap("tissue", &result)
         let grid = try PatchGridBuilder.build(slideWidth: slide.width, slideHeight: slide.height, levels: slide.levels,
                                               slideMPP: scale.mpp, objectivePower: slide.objectivePower,
                                               params: p.grid, tissue: tissue)
+        lap("grid", &result)
         result.patches = grid.count
         result.tissueAreaMM2 = tissue.tissueAreaMM2
         if tissue.polygons.isEmpty {
@@ -117,6 +128,7 @@ public enum TileJob {
                            coordsAttributes: coordsAttributes(slide: slide, grid: grid, req: req),
                            tissueFraction: grid.tissueFraction,
                            fileAttributes: provenance(slide: slide, scale: scale, tissue: tissue, grid: grid, req: req))
+        lap("write", &result)
     }
 
     /// CLAM's attributes (patch_size and patch_level describe the region to read, so
