@@ -66,6 +66,13 @@ def main():
             print(f"  {time.perf_counter() - t:.1f} s, {p.stat().st_size / 2**30:.2f} GiB", file=sys.stderr)
         slides.append((f"synthetic {w}x{h} (40x)", p))
 
+    for (w, h, seed) in [(bw // 2, bh // 2, 4), (bw // 2, bh // 2, 5)]:
+        p = out / "slides" / f"synthetic-{w}x{h}-s{seed}.tiff"
+        if not p.exists():
+            print(f"generating {p.name} ...", file=sys.stderr)
+            subprocess.run([a.bin, "synth", "slide", "--width", str(w), "--height", str(h), "--seed", str(seed),
+                            "--no-nuclei-truth", "--out", str(p)], check=True, stdout=subprocess.DEVNULL)
+
     rows = []
     for label, path in slides:
         rp_out = out / "rp-tiles"
@@ -76,22 +83,45 @@ def main():
             n_rp = f["coords"].shape[0]
             size0 = int(f["coords"].attrs["patch_size_level0"])
             mpp = float(f.attrs["slide_mpp"][0])
-        ref_cmd = [sys.executable, str(HERE / "clam_reference.py"), str(path), str(out / "ref.h5"),
-                   "--patch-size-level0", str(size0), "--mpp", str(mpp)]
+        ref_cmd = [sys.executable, str(HERE / "clam_reference.py"), str(path), "--out-dir", str(out / "ref-tiles"),
+                   "--mpp", str(mpp)]
         ref_s, ref_mb = best(ref_cmd, a.repeats)
-        with h5py.File(out / "ref.h5", "r") as f:
+        with h5py.File(out / "ref-tiles" / (path.stem + ".h5"), "r") as f:
             n_ref = f["coords"].shape[0]
+            assert int(f["coords"].attrs["patch_size"]) == size0, "both tools use the same patch footprint"
         rows.append(dict(slide=label, radiopath_s=rp_s, reference_s=ref_s, speedup=ref_s / rp_s,
                          radiopath_peak_mib=rp_mb, reference_peak_mib=ref_mb, radiopath_patches=n_rp,
                          reference_patches=n_ref))
         print(f"{label}: radiopath {rp_s:.3f} s ({rp_mb:.0f} MiB, {n_rp} patches) | "
               f"CLAM-style reference {ref_s:.3f} s ({ref_mb:.0f} MiB, {n_ref} patches) | {ref_s / rp_s:.1f}x", file=sys.stderr)
 
+    # A folder of slides in one process each, as users run them: RadioPath on both cores
+    # (--jobs 2), the reference one slide after another as create_patches_fp.py does.
+    batch = out / "batch"
+    batch.mkdir(exist_ok=True)
+    for f in batch.iterdir():
+        f.unlink()
+    batch_slides = sorted((out / "slides").glob("*.tiff"))
+    if real.exists():
+        batch_slides.append(real)
+    for p in batch_slides:
+        (batch / p.name).symlink_to(p)
+    n = len(batch_slides)
+    rp_s, rp_mb = best([a.bin, "tile", str(batch), "--out", str(out / "rp-batch"), "--force", "--jobs", "2"], a.repeats)
+    ref_s, ref_mb = best([sys.executable, str(HERE / "clam_reference.py"), *map(str, sorted(batch.iterdir())),
+                          "--out-dir", str(out / "ref-batch")], a.repeats)
+    rows.append(dict(slide=f"batch: folder of {n} slides, per slide", radiopath_s=rp_s / n, reference_s=ref_s / n,
+                     speedup=ref_s / rp_s, radiopath_peak_mib=rp_mb, reference_peak_mib=ref_mb,
+                     radiopath_patches="", reference_patches=""))
+    print(f"batch of {n}: radiopath {rp_s:.3f} s ({rp_mb:.0f} MiB) | reference {ref_s:.3f} s ({ref_mb:.0f} MiB) | {ref_s / rp_s:.1f}x",
+          file=sys.stderr)
+
     md = ["| slide | RadioPath s | reference s | speed-up | RadioPath peak MiB | reference peak MiB | patches (RP / ref) |",
           "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        patches = f"{r['radiopath_patches']} / {r['reference_patches']}" if r["radiopath_patches"] != "" else ""
         md.append(f"| {r['slide']} | {r['radiopath_s']:.3f} | {r['reference_s']:.3f} | {r['speedup']:.1f}x | "
-                  f"{r['radiopath_peak_mib']:.0f} | {r['reference_peak_mib']:.0f} | {r['radiopath_patches']} / {r['reference_patches']} |")
+                  f"{r['radiopath_peak_mib']:.0f} | {r['reference_peak_mib']:.0f} | {patches} |")
     (out / "tile_bench.md").write_text("\n".join(md) + "\n")
     (out / "tile_bench.json").write_text(json.dumps(rows, indent=2))
     print("\n".join(md))

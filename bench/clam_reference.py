@@ -4,14 +4,18 @@ side-by-side benchmarks and agreement checks. Written from CLAM's documented beh
 (segmentTissue + process_contour with the four_pt check), using the same libraries CLAM
 uses: openslide-python, OpenCV, NumPy, h5py.
 
-usage: clam_reference.py SLIDE OUT.h5 [--patch-size-level0 512] [--sthresh 8] [--mthresh 7]
-                         [--close 4] [--a-t-mm2 0.1] [--a-h-mm2 0.02] [--max-n-holes 8]
+usage: clam_reference.py SLIDE [SLIDE ...] --out-dir DIR [--patch-size 256 --target-mpp 0.5]
+                         [--sthresh 8] [--mthresh 7] [--close 4] [--a-t-mm2 0.1] [--a-h-mm2 0.02]
+                         [--max-n-holes 8] [--mpp MPP]
+
+Slides are processed one after another in one process, as create_patches_fp.py does a folder.
 
 Areas are given in mm² (as RadioPath's presets) and converted with the slide's mpp, so both
 tools apply the same physical filter; CLAM itself counts areas in 512² level-0 px.
 """
 import argparse
 import multiprocessing as mp
+import os
 import time
 
 import cv2
@@ -75,11 +79,29 @@ def grid(wsi, tissue, holes, size, workers):
     return np.array(coords, dtype=np.int64).reshape(-1, 2)
 
 
+def tile_one(path, out_dir, a):
+    t = time.perf_counter()
+    wsi = openslide.OpenSlide(path)
+    mpp = a.mpp or float(wsi.properties.get(openslide.PROPERTY_NAME_MPP_X, 0.25))
+    size0 = int(round(a.patch_size * a.target_mpp / mpp))
+    px_per_mm2 = 1e6 / (mpp * mpp)
+    tissue, holes, seg_level = segment(wsi, a.sthresh, a.mthresh, a.close, a.a_t_mm2 * px_per_mm2,
+                                       a.a_h_mm2 * px_per_mm2, a.max_n_holes)
+    coords = grid(wsi, tissue, holes, size0, a.workers)
+    name = os.path.splitext(os.path.basename(path))[0]
+    with h5py.File(os.path.join(out_dir, name + ".h5"), "w") as f:
+        d = f.create_dataset("coords", data=coords)
+        d.attrs["patch_size"] = size0
+        d.attrs["patch_level"] = 0
+    print(f"{name}: {len(coords)} patches, {len(tissue)} contours, seg level {seg_level}, {time.perf_counter() - t:.3f} s")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("slide")
-    ap.add_argument("out")
-    ap.add_argument("--patch-size-level0", type=int, default=512)
+    ap.add_argument("slides", nargs="+")
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--patch-size", type=int, default=256)
+    ap.add_argument("--target-mpp", type=float, default=0.5)
     ap.add_argument("--sthresh", type=int, default=8)
     ap.add_argument("--mthresh", type=int, default=7)
     ap.add_argument("--close", type=int, default=4)
@@ -89,18 +111,9 @@ def main():
     ap.add_argument("--mpp", type=float, default=None)
     ap.add_argument("--workers", type=int, default=mp.cpu_count())
     a = ap.parse_args()
-    t = time.perf_counter()
-    wsi = openslide.OpenSlide(a.slide)
-    mpp = a.mpp or float(wsi.properties.get(openslide.PROPERTY_NAME_MPP_X, 0.25))
-    px_per_mm2 = 1e6 / (mpp * mpp)
-    tissue, holes, seg_level = segment(wsi, a.sthresh, a.mthresh, a.close, a.a_t_mm2 * px_per_mm2,
-                                       a.a_h_mm2 * px_per_mm2, a.max_n_holes)
-    coords = grid(wsi, tissue, holes, a.patch_size_level0, a.workers)
-    with h5py.File(a.out, "w") as f:
-        d = f.create_dataset("coords", data=coords)
-        d.attrs["patch_size"] = a.patch_size_level0
-        d.attrs["patch_level"] = 0
-    print(f"{len(coords)} patches, {len(tissue)} contours, seg level {seg_level}, {time.perf_counter() - t:.3f} s")
+    os.makedirs(a.out_dir, exist_ok=True)
+    for path in a.slides:
+        tile_one(path, a.out_dir, a)
 
 
 if __name__ == "__main__":

@@ -27,15 +27,23 @@ public enum PNGCodec {
         // Masks and previews are written per slide on the hot path: favour speed over the last
         // few percent of size.
         img.flags = UInt32(PNG_IMAGE_FLAG_FAST)
-        var size: Int = 0
+        // One pass: a buffer sized for the raw pixels plus zlib's worst-case overhead; only if
+        // libpng says it did not fit (it then reports the size needed) is it written again.
         let stride = Int32(width * channels)
-        let ok1 = pixels.withUnsafeBytes { png_image_write_to_memory(&img, nil, &size, 0, $0.baseAddress, stride, nil) }
-        guard ok1 != 0, size > 0 else { throw ImageCodecError(path: "<png>", reason: message(img)) }
+        let raw = height * (width * channels + 1)
+        var size = raw + raw / 64 + 65_536
         var out = Data(count: size)
-        let ok2 = out.withUnsafeMutableBytes { dst in
+        var ok = out.withUnsafeMutableBytes { dst in
             pixels.withUnsafeBytes { png_image_write_to_memory(&img, dst.baseAddress, &size, 0, $0.baseAddress, stride, nil) }
         }
-        guard ok2 != 0 else { throw ImageCodecError(path: "<png>", reason: message(img)) }
+        if ok == 0 && size > out.count {
+            img.warning_or_error = 0
+            out = Data(count: size)
+            ok = out.withUnsafeMutableBytes { dst in
+                pixels.withUnsafeBytes { png_image_write_to_memory(&img, dst.baseAddress, &size, 0, $0.baseAddress, stride, nil) }
+            }
+        }
+        guard ok != 0 else { throw ImageCodecError(path: "<png>", reason: message(img)) }
         out.count = size
         png_image_free(&img)
         return out

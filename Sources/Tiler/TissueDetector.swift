@@ -23,21 +23,32 @@ public struct TissueMask: Sendable {
 /// with holes filtered by area — plus rejection of marker ink and black regions.
 public enum TissueDetector {
     /// Segments a slide at `params.segmentationDownsample` (CLAM: the level nearest 64×), but
-    /// never on an image under 1,024 px on its long side, so small crops and TMA cores keep a
-    /// usable mask. Memory is bounded by the size of that image, never by the slide.
+    /// never on an image under 1,024 px on its long side (small crops and TMA cores keep a
+    /// usable mask) nor over 4,096 px (so memory stays bounded whatever the slide's size).
+    /// A pyramid level within 2 % of that downsample is used as it is, as CLAM does;
+    /// otherwise the slide is area-averaged down in bounded chunks.
     public static func detect(slide: Slide, mpp: Double, params: TissueParameters) throws -> TissueMask {
-        let target = min(params.segmentationDownsample, Double(max(slide.width, slide.height)) / 1024)
-        let (image, dx, dy) = try slide.downsampledImage(downsample: max(1, target))
+        let longSide = Double(max(slide.width, slide.height))
+        let target = max(1, min(params.segmentationDownsample, longSide / 1024), longSide / 4096)
+        let level = slide.levels[slide.bestLevel(forDownsample: target)]
+        if abs(level.downsample / target - 1) < 0.02 {
+            let image = try slide.readRegion(x: 0, y: 0, level: level.index, width: level.width, height: level.height)
+            return detect(image: image, downsampleX: Double(slide.width) / Double(level.width),
+                          downsampleY: Double(slide.height) / Double(level.height), mpp: mpp, params: params)
+        }
+        let (image, dx, dy) = try slide.downsampledImage(downsample: target)
         return detect(image: image, downsampleX: dx, downsampleY: dy, mpp: mpp, params: params)
     }
 
     /// Segments an RGB image that shows the slide at the given downsample.
     public static func detect(image: RGBImage, downsampleX: Double, downsampleY: Double, mpp: Double,
                               params: TissueParameters) -> TissueMask {
-        var saturation = ColorConversion.saturation(image)
+        let checkInk = params.rejectPenMarks || params.blackThreshold > 0
+        let hsv = checkInk ? ColorConversion.hsv(image) : nil
+        var saturation = hsv?.s ?? ColorConversion.saturation(image)
         var inkPixels = 0
-        if params.rejectPenMarks || params.blackThreshold > 0 {
-            let ink = inkMask(image, params: params)
+        if let hsv {
+            let ink = inkMask(hsv, params: params)
             inkPixels = ink.foregroundCount
             if inkPixels > 0 {
                 // Anti-aliased ink edges keep the ink's hue at lower saturation: widen the mask a little.
@@ -80,9 +91,9 @@ public enum TissueDetector {
     /// saturation ≤ ~80 (measured on kidney-48-5.tif). So green/cyan ink is any saturated pixel
     /// with hue 35–99 (70°–199°), and blue ink needs hue 100–130 with saturation ≥ 110, which
     /// marker ink has (~190) and stained tissue at low magnification does not.
-    static func inkMask(_ image: RGBImage, params: TissueParameters) -> GrayImage {
-        let (h, s, v) = ColorConversion.hsv(image)
-        var out = GrayImage(width: image.width, height: image.height)
+    static func inkMask(_ hsv: (h: GrayImage, s: GrayImage, v: GrayImage), params: TissueParameters) -> GrayImage {
+        let (h, s, v) = hsv
+        var out = GrayImage(width: h.width, height: h.height)
         let black = UInt8(params.blackThreshold)
         out.pixels.withUnsafeMutableBufferPointer { o in
             h.pixels.withUnsafeBufferPointer { hh in

@@ -108,6 +108,55 @@ final class TileCommandTests: XCTestCase {
         XCTAssertLessThan(out["patch_mean"] as? Double ?? 255, 235, "a kept patch shows tissue, not glass")
     }
 
+    func testContoursAreValidGeoJSONMatchingTheMask() throws {
+        let dir = try TestEnv.scratch(self, "cli-geojson")
+        let slide = try synth(dir, seed: 9, size: (8000, 6000))
+        let r = try radiopath(["tile", slide, "--out", dir + "/out"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // What QuPath's importer needs: a FeatureCollection of Polygon features with closed rings
+        // and properties.objectType; shapely checks the rings are valid polygons (holes inside,
+        // no self-crossing), and the area must equal the mask's area in level-0 px².
+        let script = """
+        import sys, json, numpy as np
+        from shapely.geometry import shape
+        from PIL import Image
+        g = json.load(open(sys.argv[1]))
+        assert g['type'] == 'FeatureCollection'
+        polys = [shape(f['geometry']) for f in g['features']]
+        mask = np.asarray(Image.open(sys.argv[2])) > 0
+        ds = float(sys.argv[3])
+        print(json.dumps(dict(n=len(polys), valid=all(p.is_valid for p in polys),
+            closed=all(r[0] == r[-1] for f in g['features'] for r in f['geometry']['coordinates']),
+            types=sorted({f['geometry']['type'] for f in g['features']}),
+            object_types=sorted({f['properties']['objectType'] for f in g['features']}),
+            classes=sorted({f['properties']['classification']['name'] for f in g['features']}),
+            holes=sum(len(f['geometry']['coordinates']) - 1 for f in g['features']),
+            area=sum(p.area for p in polys), mask_area=float(mask.sum()) * ds * ds)))
+        """
+        let bag = try PatchBag.read(path: dir + "/out/patches/synth.h5")
+        guard case .doubles(let ds)? = bag.fileAttributes["segmentation_downsample"] else { return XCTFail("no segmentation_downsample") }
+        let out = try XCTUnwrap(try TestEnv.json(try TestEnv.runPython(script, [dir + "/out/contours/synth.geojson", dir + "/out/masks/synth.png", "\(ds[0])"])) as? [String: Any])
+        XCTAssertEqual(out["n"] as? Int, 3, "three tissue pieces")
+        XCTAssertEqual(out["valid"] as? Bool, true)
+        XCTAssertEqual(out["closed"] as? Bool, true)
+        XCTAssertEqual(out["types"] as? [String], ["Polygon"])
+        XCTAssertEqual(out["object_types"] as? [String], ["annotation"])
+        XCTAssertEqual(out["classes"] as? [String], ["Tissue"])
+        XCTAssertEqual(out["holes"] as? Int, 1, "the synthetic hole")
+        XCTAssertEqual(out["area"] as? Double ?? 0, out["mask_area"] as? Double ?? -1, accuracy: 1e-6 * (out["mask_area"] as? Double ?? 1))
+    }
+
+    func testBlankSlideGivesEmptyBagAndWarning() throws {
+        let dir = try TestEnv.scratch(self, "cli-blank")
+        try Data(try PNGCodecBridge.blankPNG(width: 600, height: 400)).write(to: URL(fileURLWithPath: dir + "/blank.png"))
+        let r = try radiopath(["tile", dir + "/blank.png", "--slide-mpp", "0.5", "--out", dir + "/out"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("no tissue found"), r.stderr)
+        let bag = try PatchBag.read(path: dir + "/out/patches/blank.h5")
+        XCTAssertEqual(bag.count, 0)
+        XCTAssertEqual(bag.fileAttributes["slide_format"], .string("plain-png"))
+    }
+
     func testResumeSkipsDoneSlidesAndInterruptedRunLeavesNoHalfFiles() throws {
         let dir = try TestEnv.scratch(self, "cli-resume")
         let slidesDir = dir + "/slides"
@@ -192,5 +241,13 @@ final class TileCommandTests: XCTestCase {
         let broken = try radiopath(["info", try TestEnv.testdata("slides/broken.svs")])
         XCTAssertEqual(broken.status, 1)
         XCTAssertTrue(broken.stderr.contains("broken.svs"), broken.stderr)
+    }
+}
+
+/// A blank glass-coloured PNG made by PIL, so these tests use nothing of the product but its binary.
+enum PNGCodecBridge {
+    static func blankPNG(width: Int, height: Int) throws -> Data {
+        let script = "import sys; from PIL import Image; Image.new('RGB', (int(sys.argv[1]), int(sys.argv[2])), (243, 242, 240)).save(sys.stdout.buffer, 'PNG')"
+        return try TestEnv.runPython(script, ["\(width)", "\(height)"])
     }
 }
