@@ -23,15 +23,16 @@ public struct TissueMask: Sendable {
 /// with holes filtered by area — plus rejection of marker ink and black regions.
 public enum TissueDetector {
     /// Segments a slide at `params.segmentationDownsample` (CLAM: the level nearest 64×), but
-    /// never on an image under 1,024 px on its long side (small crops and TMA cores keep a
-    /// usable mask) nor over 4,096 px (so memory stays bounded whatever the slide's size).
-    /// A pyramid level within 2 % of that downsample is used as it is, as CLAM does;
-    /// otherwise the slide is area-averaged down in bounded chunks.
+    /// never on an image under 512 px on its long side (small crops and TMA cores keep a
+    /// usable mask) nor over 4,096 px (memory stays bounded whatever the slide's size).
+    /// As CLAM, a pyramid level is used as it is when it is at that downsample (within 2 %)
+    /// or small enough to process whole (≤ 2,048 px); otherwise the slide is area-averaged
+    /// down to the target in bounded chunks.
     public static func detect(slide: Slide, mpp: Double, params: TissueParameters) throws -> TissueMask {
         let longSide = Double(max(slide.width, slide.height))
-        let target = max(1, min(params.segmentationDownsample, longSide / 1024), longSide / 4096)
+        let target = max(1, min(params.segmentationDownsample, longSide / 512), longSide / 4096)
         let level = slide.levels[slide.bestLevel(forDownsample: target)]
-        if abs(level.downsample / target - 1) < 0.02 {
+        if abs(level.downsample / target - 1) < 0.02 || max(level.width, level.height) <= 2048 {
             let image = try slide.readRegion(x: 0, y: 0, level: level.index, width: level.width, height: level.height)
             return detect(image: image, downsampleX: Double(slide.width) / Double(level.width),
                           downsampleY: Double(slide.height) / Double(level.height), mpp: mpp, params: params)

@@ -18,4 +18,20 @@ struct RadioPath: ParsableCommand {
     )
 }
 
+#if canImport(Glibc)
+import Glibc
+// Slides are read through many large, short-lived buffers (OpenSlide's regions, decoded
+// levels, masks). glibc gives each one its own mmap and returns it with munmap, and every
+// munmap in a multithreaded process interrupts all cores to flush their TLBs (measured: 40 %
+// of a slide's time in the kernel). Keeping such blocks on the heap for reuse removes that;
+// the memory held is the same set of buffers, so it stays bounded by batch and tile size.
+// mallopt is not in Swift's Glibc module; M_TRIM_THRESHOLD = -1 and M_MMAP_THRESHOLD = -3
+// are glibc's fixed ABI values (malloc.h).
+if let sym = dlsym(dlopen(nil, RTLD_NOW), "mallopt") {
+    let mallopt = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
+    _ = mallopt(-3, 256 << 20)
+    _ = mallopt(-1, 512 << 20)
+}
+#endif
+
 RadioPath.main()
