@@ -111,7 +111,8 @@ final class TileCommandTests: XCTestCase {
     func testContoursAreValidGeoJSONMatchingTheMask() throws {
         let dir = try TestEnv.scratch(self, "cli-geojson")
         let slide = try synth(dir, seed: 9, size: (8000, 6000))
-        let r = try radiopath(["tile", slide, "--out", dir + "/out"])
+        // The hole of this small slide is ~0.01 mm², under the default minimum hole area.
+        let r = try radiopath(["tile", slide, "--out", dir + "/out", "--set", "min_hole_area_mm2=0.001"])
         XCTAssertEqual(r.status, 0, r.stderr)
         // What QuPath's importer needs: a FeatureCollection of Polygon features with closed rings
         // and properties.objectType; shapely checks the rings are valid polygons (holes inside,
