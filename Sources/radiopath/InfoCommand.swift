@@ -7,9 +7,10 @@ struct InfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Show what a slide holds: format, pyramid levels, scale (µm/px) and where it came from.",
         discussion: """
-        The scale is taken, in order, from: --slide-mpp; OpenSlide's openslide.mpp-x/y; vendor
-        properties; the TIFF XResolution/ResolutionUnit tags; the objective power (an estimate,
-        flagged). A slide with none of these is reported without a scale.
+        The scale is taken, in order, from: --slide-mpp; OpenSlide's
+        openslide.mpp-x/y; vendor properties; the TIFF XResolution and
+        ResolutionUnit tags; the objective power (an estimate, flagged). A slide
+        with none of these is reported without a scale.
         Exit status: 0 when every slide opened, 1 otherwise.
         """)
 

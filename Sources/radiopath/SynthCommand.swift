@@ -14,10 +14,10 @@ struct SynthSlideCommand: ParsableCommand {
         commandName: "slide",
         abstract: "Write a pyramidal JPEG TIFF (Aperio-style) with tissue, nuclei, tumour and a pen mark, plus its truth.",
         discussion: """
-        The slide opens in OpenSlide, QuPath and CLAM like a scanner's SVS. Memory stays bounded
-        by one row of tiles, so 100,000 × 80,000 px slides are fine. Ground truth goes to
-        --truth (default: <out without extension>.truth/): tissue_mask.png, tumour.geojson,
-        nuclei.csv and truth.json.
+        The slide opens in OpenSlide (as Aperio) like a scanner's SVS. Memory
+        stays bounded by one row of tiles, so 100,000 × 80,000 px slides are
+        fine. Ground truth goes to --truth (default: <out>.truth/):
+        tissue_mask.png, tumour.geojson, nuclei.csv and truth.json.
         """)
 
     @Option(help: "Level-0 width in px.") var width = 20_000

@@ -9,22 +9,26 @@ struct TileCommand: ParsableCommand {
         commandName: "tile",
         abstract: "Find tissue and write patch coordinates at a physical scale, one HDF5 patch bag per slide.",
         discussion: """
-        INPUTS are slide files, folders of slides, or CSV manifests (column path or slide; optional
-        slide_id and mpp). For each slide, under --out:
-          patches/<id>.h5        coords (N×2 int64, level-0 top-left) + tissue_fraction, CLAM and
-                                 TRIDENT attributes, provenance (version, parameters, quickhash)
+        INPUTS are slide files, folders of slides, or CSV manifests (column path
+        or slide; optional slide_id and mpp). Per slide, under --out:
+          patches/<id>.h5        coords (N×2 int64, level-0 top-left corners),
+                                 tissue_fraction, CLAM + TRIDENT attributes,
+                                 provenance (version, parameters, quickhash)
           masks/<id>.png         tissue mask at the segmentation level
-          contours/<id>.geojson  tissue outlines with holes (QuPath: File › Import objects)
-          previews/<id>.png      thumbnail with tissue, holes and the patch grid
+          contours/<id>.geojson  tissue outlines with holes, level-0 px
+                                 (QuPath: File > Import objects)
+          previews/<id>.png      thumbnail with tissue, holes and patch grid
         and for the run: tile_summary.csv and tile_run.json.
 
-        Slides whose patch bag exists are skipped (rerun after an interruption to resume; --force
-        redoes them). A slide that fails is reported with the reason and the fix; the others go on.
-        Exit status: 0 all slides done or skipped, 1 some failed, 2 bad arguments or unwritable --out.
+        Slides whose patch bag exists are skipped, so rerunning after an
+        interruption resumes (--force redoes them). A slide that fails is
+        reported with the reason and the fix; the others go on.
+        Exit status: 0 all done or skipped, 1 some failed, 2 bad arguments or
+        unwritable --out.
 
         Presets (--preset, files in Tiling/): \(PresetLibrary.available().joined(separator: ", ")).
         Keys for --set KEY=VALUE:
-        \(TilingPreset.keys.map { "  \($0.key): \($0.meaning)" }.joined(separator: "\n"))
+        \(TilingPreset.keys.map { "  \($0.key)\n      \($0.meaning)" }.joined(separator: "\n"))
         """)
 
     @Argument(help: "Slide files, folders or CSV manifests.")

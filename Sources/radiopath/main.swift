@@ -8,10 +8,11 @@ struct RadioPath: ParsableCommand {
         abstract: "Whole-slide pathology and radiopathomics: slides into patch bags, features and evidence.",
         discussion: """
         Typical run:
-          radiopath info slide.svs                 what is in a slide, and its scale
-          radiopath tile slides/ --out out/        tissue masks, contours and patch bags
-          radiopath synth slide --out s.tiff       a synthetic slide with known truth
-        Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT layout), QuPath GeoJSON, PNG.
+          radiopath info slide.svs            what is in a slide, and its scale
+          radiopath tile slides/ --out out/   tissue, contours and patch bags
+          radiopath synth slide --out s.tiff  a synthetic slide with known truth
+        Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT
+        layout), QuPath GeoJSON, PNG, CSV. `radiopath help <subcommand>` for more.
         """,
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, SynthCommand.self]
