@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "PatchBag", dependencies: ["CHDF5"]),
         .target(name: "Tiler", dependencies: ["SlideIO", "ImageCore", "PatchBag"]),
         .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG"]),
-        .target(name: "Archive", dependencies: ["ImageCore"]),
+        .target(name: "Archive"),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
