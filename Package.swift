@@ -35,7 +35,7 @@ let package = Package(
         // Shared test helpers (test data lookup, Python peers, scratch folders); not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),
-        .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "ImageCore", "CTIFF", "TestSupport"]),
+        .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "ImageCore", "CTIFF", "SlideSynth", "TestSupport"]),
         .testTarget(name: "PatchBagTests", dependencies: ["PatchBag", "TestSupport"]),
         .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "SlideIO", "PatchBag", "TestSupport"]),
         .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "ImageCore", "COpenSlide", "CTIFF", "TestSupport"]),

@@ -122,6 +122,13 @@ extension Slide {
         var out = [UInt8](repeating: 255, count: outW * outH * 3)
         let statsLock = NSLock()
         var stats = DownsampleStats(level: level)
+        // A level that fits in one chunk is read whole, with the fast whole-level reader;
+        // memory stays within the same chunk × chunk bound.
+        let whole: RGBImage? = lv.width <= chunk && lv.height <= chunk ? try readLevel(level) : nil
+        if whole != nil {
+            stats.reads = 1
+            stats.maxReadPixels = lv.width * lv.height
+        }
         var firstError: Error?
         let ds = lv.downsample
         out.withUnsafeMutableBufferPointer { outBuf in
@@ -135,7 +142,11 @@ extension Slide {
                 let sx0 = xs.start[blk.x0], sx1 = xs.end[blk.x1 - 1]
                 let sy0 = ys.start[blk.y0], sy1 = ys.end[blk.y1 - 1]
                 do {
-                    var cy = sy0
+                    if let whole {
+                        Slide.accumulate(whole, originX: 0, originY: 0, xs: xs, ys: ys,
+                                         block: (blk.x0, blk.x1, blk.y0, blk.y1), into: &acc)
+                    }
+                    var cy = whole == nil ? sy0 : sy1
                     while cy < sy1 {
                         let cy1 = min(sy1, cy + chunk)
                         var cx = sx0

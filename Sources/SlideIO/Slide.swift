@@ -39,6 +39,8 @@ public final class Slide: @unchecked Sendable {
     /// Levels OpenSlide 3.4.1 + libtiff 4.5 would read as garbage, served by libtiff instead
     /// (see `TIFFLevelImage`).
     let libtiffLevels: [Int: TIFFLevelImage]
+    /// Direct libtiff + TurboJPEG reads of whole JPEG levels (`readLevel`); planned lazily.
+    let tiffTileReader = TIFFTileReader()
 
     private let lock = NSLock()
     private var failure: SlideError?
