@@ -26,16 +26,22 @@ public enum TissueDetector {
     /// never on an image under 512 px on its long side (small crops and TMA cores keep a
     /// usable mask) nor over 4,096 px (memory stays bounded whatever the slide's size).
     /// As CLAM, a pyramid level is used as it is when it is at that downsample (within 2 %)
-    /// or small enough to process whole (≤ 2,048 px); otherwise the slide is area-averaged
-    /// down to the target in bounded chunks.
+    /// or small enough to process whole (≤ 2,048 px). A level up to 4,096 px is read whole
+    /// and area-averaged; a larger one is area-averaged in bounded chunks.
     public static func detect(slide: Slide, mpp: Double, params: TissueParameters) throws -> TissueMask {
         let longSide = Double(max(slide.width, slide.height))
         let target = max(1, min(params.segmentationDownsample, longSide / 512), longSide / 4096)
         let level = slide.levels[slide.bestLevel(forDownsample: target)]
-        if abs(level.downsample / target - 1) < 0.02 || max(level.width, level.height) <= 2048 {
-            let image = try slide.readRegion(x: 0, y: 0, level: level.index, width: level.width, height: level.height)
-            return detect(image: image, downsampleX: Double(slide.width) / Double(level.width),
+        let levelLongSide = max(level.width, level.height)
+        if abs(level.downsample / target - 1) < 0.02 || levelLongSide <= 2048 {
+            return detect(image: try slide.readLevel(level.index), downsampleX: Double(slide.width) / Double(level.width),
                           downsampleY: Double(slide.height) / Double(level.height), mpp: mpp, params: params)
+        }
+        if levelLongSide <= 4096 {
+            let w = max(1, Int((Double(slide.width) / target).rounded())), h = max(1, Int((Double(slide.height) / target).rounded()))
+            let image = try slide.readLevel(level.index).resizedArea(width: w, height: h)
+            return detect(image: image, downsampleX: Double(slide.width) / Double(w),
+                          downsampleY: Double(slide.height) / Double(h), mpp: mpp, params: params)
         }
         let (image, dx, dy) = try slide.downsampledImage(downsample: target)
         return detect(image: image, downsampleX: dx, downsampleY: dy, mpp: mpp, params: params)

@@ -184,12 +184,3 @@ func channel(_ img: RGBImage, _ c: Int) -> GrayImage {
 func assertSameImage(_ a: GrayImage, _ b: GrayImage, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertTrue(a == b, "\(what): \(firstDifference(a, b))", file: file, line: line)
 }
-
-/// True in debug builds (where timings mean nothing).
-func isDebugBuild() -> Bool {
-    #if DEBUG
-    return true
-    #else
-    return false
-    #endif
-}

@@ -293,45 +293,4 @@ final class ReadLevelTests: XCTestCase {
     }
 
     // MARK: timing (release only)
-
-    /// `swift test -c release -Xswiftc -enable-testing --filter ReadLevelTests/testTiming`
-    func testTimingReadLevelVsReadRegion() throws {
-        #if DEBUG
-        throw XCTSkip("SKIPPED: timing runs only in release builds (swift test -c release -Xswiftc -enable-testing)")
-        #else
-        var cases: [(String, Int)] = []
-        let big = "/work/main/bench-out/slides/synthetic-100000x80000.tiff"
-        if FileManager.default.fileExists(atPath: big) {
-            let s = try Slide.open(path: big)
-            cases.append((big, s.bestLevel(forDownsample: 64)))
-        }
-        if let cmu = try? Env.slide("CMU-1-Small-Region.svs") { cases.append((cmu, 0)) }
-        if cases.isEmpty { throw XCTSkip("SKIPPED: no slides to time") }
-        for (path, level) in cases {
-            /// Best of 7: `body(slide)` on a fresh handle (cold OpenSlide tile cache, plan not
-            /// yet made; the open itself is not timed) and on one warm handle.
-            func best(_ body: (Slide) throws -> RGBImage) throws -> (cold: Double, warm: Double, image: RGBImage) {
-                var cold = Double.infinity, warm = Double.infinity
-                var img: RGBImage? = nil
-                let warmSlide = try Slide.open(path: path)
-                for _ in 0..<7 {
-                    let s = try Slide.open(path: path)
-                    var t0 = DispatchTime.now().uptimeNanoseconds
-                    img = try body(s)
-                    cold = min(cold, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-                    t0 = DispatchTime.now().uptimeNanoseconds
-                    _ = try body(warmSlide)
-                    warm = min(warm, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-                }
-                return (cold, warm, img!)
-            }
-            let lv = try Slide.open(path: path).levels[level]
-            let r = try best { try $0.readRegion(x: 0, y: 0, level: level, width: lv.width, height: lv.height) }
-            let l = try best { try $0.readLevel(level) }
-            XCTAssertEqual(r.image, l.image)
-            print(String(format: "TIMING %@ level %d (%dx%d): readRegion %.1f ms fresh / %.1f ms warm; readLevel %.1f ms fresh / %.1f ms warm",
-                         URL(fileURLWithPath: path).lastPathComponent, level, lv.width, lv.height, r.cold, r.warm, l.cold, l.warm))
-        }
-        #endif
-    }
 }
