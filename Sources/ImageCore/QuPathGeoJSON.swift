@@ -80,12 +80,17 @@ public enum QuPathGeoJSON {
         return s
     }
 
+    /// Shortest text of `v` rounded to 2 decimals ("12", "12.5", "-0.25"). Hand-rolled because
+    /// String(format:) dominated encoding contours with many thousands of vertices.
     static func number(_ v: Double) -> String {
-        if v == v.rounded() && abs(v) < 1e15 { return String(Int64(v)) }
-        var s = String(format: "%.2f", v)
-        while s.hasSuffix("0") { s.removeLast() }
-        if s.hasSuffix(".") { s.removeLast() }
-        return s
+        guard v.isFinite, abs(v) < 1e15 else { return v.isFinite ? String(v) : "0" }
+        let cents = Int64((v * 100).rounded())
+        let sign = cents < 0 ? "-" : ""
+        let a = cents.magnitude
+        let whole = a / 100, frac = a % 100
+        if frac == 0 { return sign + String(whole) }
+        if frac % 10 == 0 { return sign + String(whole) + "." + String(frac / 10) }
+        return sign + String(whole) + (frac < 10 ? ".0" : ".") + String(frac)
     }
 
     static func jsonString(_ s: String) -> String {

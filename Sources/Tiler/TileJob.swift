@@ -121,9 +121,12 @@ public enum TileJob {
         }
 
         let layout = req.layout, id = req.slideID
+        // The preview's PNG encoding is the slowest write (zlib); it runs on another core
+        // while the mask, contours and bag are written.
+        let previewPNG = AsyncResult { try PNGCodec.encode(preview(tissue, grid: grid)) }
         try AtomicFile.write(try PNGCodec.encode(tissue.mask), to: layout.mask(id))
         try AtomicFile.write(contoursGeoJSON(tissue, slideID: id), to: layout.contours(id))
-        try AtomicFile.write(try PNGCodec.encode(preview(tissue, grid: grid)), to: layout.preview(id))
+        try AtomicFile.write(try previewPNG.value(), to: layout.preview(id))
         try PatchBag.write(path: layout.bag(id), coords: grid.coords,
                            coordsAttributes: coordsAttributes(slide: slide, grid: grid, req: req),
                            tissueFraction: grid.tissueFraction,
@@ -190,26 +193,35 @@ public enum TileJob {
         return QuPathGeoJSON.encode(features)
     }
 
-    /// The segmentation image with tissue tinted, contours (green), holes (blue) and the patch grid.
-    static func preview(_ tissue: TissueMask, grid: PatchGrid, maxSide: Int = 2048) -> RGBImage {
+    /// The segmentation image with tissue tinted, contours (green), holes (blue) and the patch grid,
+    /// shrunk by a whole factor to at most `maxSide` px (its PNG encoding is the slowest write;
+    /// the mask PNG keeps the full segmentation resolution).
+    static func preview(_ tissue: TissueMask, grid: PatchGrid, maxSide: Int = 1280) -> RGBImage {
         var img = tissue.image
         var mask = tissue.mask
-        let longest = max(img.width, img.height)
-        if longest > maxSide {
-            let f = Double(maxSide) / Double(longest)
-            let w = max(1, Int(Double(img.width) * f)), h = max(1, Int(Double(img.height) * f))
+        let factor = (max(img.width, img.height) + maxSide - 1) / maxSide
+        if factor > 1 {
+            let w = max(1, img.width / factor), h = max(1, img.height / factor)
             img = img.resizedArea(width: w, height: h)
             mask = mask.resizedNearest(width: w, height: h)
         }
         let sx = Double(img.width) / (Double(tissue.image.width) * tissue.downsampleX)
         let sy = Double(img.height) / (Double(tissue.image.height) * tissue.downsampleY)
-        img.overlay(mask: mask, color: (0, 200, 90), alpha: 0.18)
         let side = Double(grid.patchSizeLevel0)
+        let cellPx = side * sx
+        // Outlines while a patch spans ≥ 8 preview px; below that outlines would hide the
+        // tissue, so patch cells are tinted instead.
+        if cellPx >= 8 { img.overlay(mask: mask, color: (0, 200, 90), alpha: 0.18) }
         for i in 0..<grid.count {
             let x = Double(grid.coords[2 * i]) * sx, y = Double(grid.coords[2 * i + 1]) * sy
+            let x1 = Double(grid.coords[2 * i]) * sx + side * sx, y1 = Double(grid.coords[2 * i + 1]) * sy + side * sy
             let r = PixelRect(x: Int(x.rounded()), y: Int(y.rounded()),
-                              width: max(1, Int((side * sx).rounded())), height: max(1, Int((side * sy).rounded())))
-            img.drawRect(r, color: (40, 60, 200), thickness: 1)
+                              width: max(1, Int(x1.rounded()) - Int(x.rounded())), height: max(1, Int(y1.rounded()) - Int(y.rounded())))
+            if cellPx >= 8 {
+                img.drawRect(r, color: (40, 60, 200), thickness: 1)
+            } else {
+                img.fillRect(r, color: (40, 60, 200), alpha: 0.3)
+            }
         }
         for poly in tissue.polygons {
             img.drawPolygon(poly.outer.map { Point(x: $0.x * sx, y: $0.y * sy) }, color: (0, 160, 60), thickness: 2)
@@ -219,4 +231,23 @@ public enum TileJob {
     }
 
     static func fmt(_ v: Double) -> String { String(format: "%.4g", v) }
+}
+
+/// A value computed on a background queue; `value()` waits for it and rethrows its error.
+final class AsyncResult<T>: @unchecked Sendable {
+    private var result: Result<T, Error>?
+    private let done = DispatchGroup()
+
+    init(_ work: @escaping () throws -> T) {
+        done.enter()
+        DispatchQueue.global().async {
+            self.result = Result { try work() }
+            self.done.leave()
+        }
+    }
+
+    func value() throws -> T {
+        done.wait()
+        return try result!.get()
+    }
 }
