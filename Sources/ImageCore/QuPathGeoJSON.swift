@@ -41,7 +41,8 @@ public enum QuPathGeoJSON {
     }
 
     /// Encodes features as a FeatureCollection. Rings are closed (first point repeated) and
-    /// oriented as RFC 7946 asks: outer counter-clockwise, holes clockwise (in x-right, y-up terms).
+    /// oriented as RFC 7946 asks: outer counter-clockwise, holes clockwise, judged on the
+    /// coordinates as written (on screen, with y down, that looks the other way round).
     public static func encode(_ features: [Feature]) -> Data {
         var out = "{\"type\":\"FeatureCollection\",\"features\":["
         for (n, f) in features.enumerated() {
@@ -70,10 +71,10 @@ public enum QuPathGeoJSON {
 
     static func ring(_ points: [Point], outer: Bool) -> String {
         guard let first = points.first else { return "[]" }
-        // Image y points down, so a ring that is clockwise on screen is counter-clockwise in GeoJSON's y-up frame.
+        // Readers take the written (x, y) as a y-up plane: orientation is judged on them as written.
         var pts = points
-        let screenArea = Polygon.signedAreaForGeoJSON(points)
-        if (outer && screenArea < 0) || (!outer && screenArea > 0) { pts.reverse() }
+        let area = Polygon.signedArea(points)
+        if (outer && area < 0) || (!outer && area > 0) { pts.reverse() }
         var s = "["
         for p in pts { s += "[\(number(p.x)),\(number(p.y))]," }
         s += "[\(number(pts.first?.x ?? first.x)),\(number(pts.first?.y ?? first.y))]]"
@@ -106,17 +107,5 @@ public enum QuPathGeoJSON {
             }
         }
         return out + "\""
-    }
-}
-
-extension Polygon {
-    /// Shoelace area with y flipped (GeoJSON's y-up frame): positive = counter-clockwise there.
-    static func signedAreaForGeoJSON(_ ring: [Point]) -> Double {
-        var a = 0.0
-        for i in 0..<ring.count {
-            let p = ring[i], q = ring[(i + 1) % ring.count]
-            a += p.x * (-q.y) - q.x * (-p.y)
-        }
-        return a / 2
     }
 }
