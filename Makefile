@@ -33,6 +33,7 @@ test: deps venv
 	RADIOPATH_PYTHON=$(PYTHON) $(SWIFT) test
 
 bench: build venv
+	@bash scripts/install-bench-deps
 	@PYTHON=$(PYTHON) BIN=$(BIN) bash bench/run
 
 clean:

@@ -12,6 +12,9 @@ public struct TileOutputLayout: Sendable {
     public func mask(_ id: String) -> String { "\(root)/masks/\(id).png" }
     public func contours(_ id: String) -> String { "\(root)/contours/\(id).geojson" }
     public func preview(_ id: String) -> String { "\(root)/previews/\(id).png" }
+    public func patchImages(_ id: String) -> String { "\(root)/patch_images/\(id)" }
+    /// Every folder `tile` writes into (for cleaning temporary files of killed runs).
+    public var folders: [String] { ["patches", "masks", "contours", "previews", "patch_images", ""].map { "\(root)/\($0)" } }
 }
 
 /// One slide to tile.
@@ -23,6 +26,8 @@ public struct TileRequest: Sendable {
     /// µm/px supplied by the user (flag or CSV); beats every property in the file.
     public var mppOverride: Double?
     public var force = false
+    /// Also write every patch as an image file (`--save-patches`).
+    public var patchImages: PatchImageOptions?
     /// Tool version, recorded in the outputs. (The full command line goes into the run record,
     /// not the bag: flags like --jobs or --force must not change a bag's bytes.)
     public var toolVersion: String
@@ -44,8 +49,10 @@ public struct TileResult: Codable, Sendable {
     public var mpp: Double?
     public var mppSource: String?
     public var tissueAreaMM2: Double?
+    /// Patch image files written (`--save-patches`).
+    public var patchImagesWritten: Int?
     public var seconds: Double = 0
-    /// Seconds per phase: open, tissue, grid, write (where the time goes, per slide).
+    /// Seconds per phase: open, tissue, grid, write, patch_images, bag (where the time goes, per slide).
     public var phaseSeconds: [String: Double] = [:]
     public var warnings: [String] = []
     public var error: String?
@@ -70,7 +77,10 @@ public enum TileJob {
 
     static func attempt(_ req: TileRequest, into result: inout TileResult) {
         let bagPath = req.layout.bag(req.slideID)
-        if !req.force && PatchBag.isComplete(path: bagPath) {
+        // The bag is written last, so its presence means the slide is done — unless patch images
+        // were asked for and their folder is missing (then the slide is redone).
+        let imagesDone = req.patchImages == nil || FileManager.default.fileExists(atPath: req.layout.patchImages(req.slideID))
+        if !req.force && imagesDone && PatchBag.isComplete(path: bagPath) {
             result.status = .skipped
             if let bag = try? PatchBag.read(path: bagPath) { result.patches = bag.count }
             return
@@ -127,11 +137,22 @@ public enum TileJob {
         try AtomicFile.write(try PNGCodec.encode(tissue.mask), to: layout.mask(id))
         try AtomicFile.write(contoursGeoJSON(tissue, slideID: id), to: layout.contours(id))
         try AtomicFile.write(try previewPNG.value(), to: layout.preview(id))
+        lap("write", &result)
+        if let options = req.patchImages {
+            let request = PatchRequest(coords: grid.coords, level: grid.readLevel, readSize: grid.readSize, outputSize: grid.patchSize)
+            let report = try PatchExport.write(slide: slide, request: request, slideID: id, folder: layout.patchImages(id), options: options)
+            result.patchImagesWritten = report.patches
+            if let note = report.note { result.warnings.append("patch images: \(note)") }
+            if !report.badTiles.isEmpty {
+                result.warnings.append("patch images: \(report.badTiles.count) bad tile(s) (\(report.filled) patches filled, \(report.skipped) skipped): " + report.badTiles.prefix(3).joined(separator: "; "))
+            }
+            lap("patch_images", &result)
+        }
         try PatchBag.write(path: layout.bag(id), coords: grid.coords,
                            coordsAttributes: coordsAttributes(slide: slide, grid: grid, req: req),
                            tissueFraction: grid.tissueFraction,
                            fileAttributes: provenance(slide: slide, scale: scale, tissue: tissue, grid: grid, req: req))
-        lap("write", &result)
+        lap("bag", &result)
     }
 
     /// CLAM's attributes (patch_size and patch_level describe the region to read, so

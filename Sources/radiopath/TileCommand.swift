@@ -2,6 +2,7 @@ import Archive
 import ArgumentParser
 import Foundation
 import ImageCore
+import SlideIO
 import Tiler
 
 struct TileCommand: ParsableCommand {
@@ -18,6 +19,7 @@ struct TileCommand: ParsableCommand {
           contours/<id>.geojson  tissue outlines with holes, level-0 px
                                  (QuPath: File > Import objects)
           previews/<id>.png      thumbnail with tissue, holes and patch grid
+          patch_images/<id>/     with --save-patches: <id>_<x>_<y>.jpg|png
         and for the run: tile_summary.csv and tile_run.json.
 
         Slides whose patch bag exists are skipped, so rerunning after an
@@ -73,6 +75,18 @@ struct TileCommand: ParsableCommand {
     @Option(help: "Slides processed at once (default: number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(name: .customLong("save-patches"), help: "Also write every patch as an image file under patch_images/<id>/.")
+    var savePatches = false
+
+    @Option(name: .customLong("patch-format"), help: "Patch image format: jpeg or png.")
+    var patchFormat: PatchImageOptions.Format = .jpeg
+
+    @Option(name: .customLong("patch-quality"), help: "JPEG quality of patch images, 1–100.")
+    var patchQuality = 90
+
+    @Option(name: .customLong("bad-tiles"), help: "A corrupt tile while saving patches: fail the slide, fill it white, or skip its patches.")
+    var badTiles: BadTilePolicy = .fail
+
     @Flag(help: "Redo slides whose patch bag already exists.")
     var force = false
 
@@ -84,7 +98,7 @@ struct TileCommand: ParsableCommand {
         let root = URL(fileURLWithPath: out).standardizedFileURL.path
         try checkWritable(root)
         let layout = TileOutputLayout(root: root)
-        BatchRunner.removeStaleTemporaryFiles(in: ["patches", "masks", "contours", "previews", ""].map { "\(root)/\($0)" })
+        BatchRunner.removeStaleTemporaryFiles(in: layout.folders)
 
         let (slides, problems) = SlideInputs.expand(inputs, recursive: recursive)
         let mppTable = try mppCSV.map { path -> [String: Double] in
@@ -99,10 +113,22 @@ struct TileCommand: ParsableCommand {
             progress.note("interrupted: finishing the slides in progress (press Ctrl-C again to quit now; rerun to resume)")
         }
 
+        var imageOptions: PatchImageOptions?
+        if savePatches {
+            var o = PatchImageOptions()
+            o.format = patchFormat
+            o.quality = patchQuality
+            o.badTiles = badTiles
+            // Slides run `jobs` at a time; share the cores between them.
+            o.workers = max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, min(jobs, slides.count)))
+            imageOptions = o
+        }
         let requests = slides.map { s in
-            TileRequest(slidePath: s.path, slideID: s.slideID, layout: layout, preset: params,
-                        mppOverride: slideMPP ?? s.mpp ?? SlideInputs.lookup(mppTable, for: s),
-                        force: force, toolVersion: RadioPath.version)
+            var r = TileRequest(slidePath: s.path, slideID: s.slideID, layout: layout, preset: params,
+                                mppOverride: slideMPP ?? s.mpp ?? SlideInputs.lookup(mppTable, for: s),
+                                force: force, toolVersion: RadioPath.version)
+            r.patchImages = imageOptions
+            return r
         }
         let results = BatchRunner.run(requests, jobs: jobs, work: TileJob.run) { _, r in
             progress.itemFinished(line: Self.statusLine(r), units: r.status == .done ? r.patches : 0)
@@ -151,6 +177,7 @@ struct TileCommand: ParsableCommand {
         }
         if let m = slideMPP, !(m > 0.01 && m < 100) { throw ValidationError("--slide-mpp \(m) is not a plausible µm/px (0.01–100)") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if !(1...100).contains(patchQuality) { throw ValidationError("--patch-quality must be 1–100") }
         return p
     }
 
@@ -173,6 +200,7 @@ struct TileCommand: ParsableCommand {
             var s = "✓ \(r.slideID): \(r.patches) patches"
             if let m = r.mpp, let src = r.mppSource { s += String(format: " · %.3f µm/px (%@)", m, src) }
             if let a = r.tissueAreaMM2 { s += String(format: " · %.1f mm² tissue", a) }
+            if let n = r.patchImagesWritten { s += " · \(n) patch images" }
             s += String(format: " · %.2f s", r.seconds)
             for w in r.warnings { s += "\n  ! \(w)" }
             return s
@@ -200,3 +228,6 @@ struct TileCommand: ParsableCommand {
         try AtomicFile.write(try Self.encoder.encode(run), to: "\(root)/tile_run.json")
     }
 }
+
+extension PatchImageOptions.Format: ExpressibleByArgument {}
+extension BadTilePolicy: ExpressibleByArgument {}

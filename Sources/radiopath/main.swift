@@ -10,12 +10,13 @@ struct RadioPath: ParsableCommand {
         Typical run:
           radiopath info slide.svs            what is in a slide, and its scale
           radiopath tile slides/ --out out/   tissue, contours and patch bags
+          radiopath stream out/patches/*.h5   patch read throughput (diagnostic)
           radiopath synth slide --out s.tiff  a synthetic slide with known truth
         Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT
         layout), QuPath GeoJSON, PNG, CSV. `radiopath help <subcommand>` for more.
         """,
         version: version,
-        subcommands: [InfoCommand.self, TileCommand.self, SynthCommand.self]
+        subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, SynthCommand.self]
     )
 }
 

@@ -214,6 +214,64 @@ final class TileCommandTests: XCTestCase {
         }
     }
 
+    func testSavePatchesWritesEveryPatchAndStreamAgrees() throws {
+        let dir = try TestEnv.scratch(self, "cli-save")
+        let slide = try synth(dir, seed: 13, size: (6000, 4500))
+        let out = dir + "/out"
+        // 256 px at 0.5 µm/px on a 0.25 µm/px slide: 512 px read at level 0, area-averaged to 256.
+        let r = try radiopath(["tile", slide, "--out", out, "--save-patches", "--patch-format", "png"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let bag = try PatchBag.read(path: out + "/patches/synth.h5")
+        XCTAssertGreaterThan(bag.count, 10)
+        let folder = out + "/patch_images/synth"
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        XCTAssertEqual(names.count, bag.count)
+        let expected = (0..<bag.count).map { "synth_\(bag.coords[2 * $0])_\(bag.coords[2 * $0 + 1]).png" }.sorted()
+        XCTAssertEqual(names, expected)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out + "/patch_images").filter { $0.hasPrefix(".") }, [],
+                       "no temporary folder left")
+
+        // The peer: openslide-python reads 512 px, a 2×2 box mean gives 256 px.
+        let x = Int(bag.coords[2 * (bag.count / 2)]), y = Int(bag.coords[2 * (bag.count / 2) + 1])
+        let script = """
+        import sys, json, numpy as np, openslide
+        from PIL import Image
+        s = openslide.OpenSlide(sys.argv[1]); x, y = int(sys.argv[2]), int(sys.argv[3])
+        a = np.asarray(s.read_region((x, y), 0, (512, 512))).astype(np.float64)
+        rgb, al = a[..., :3], a[..., 3:4]
+        rgb = np.where(al == 255, rgb, np.where(al == 0, 255.0, rgb * al / 255.0 + 255.0 - al))
+        ref = rgb.reshape(256, 2, 256, 2, 3).mean(axis=(1, 3))
+        mine = np.asarray(Image.open(sys.argv[4]).convert('RGB')).astype(np.float64)
+        print(json.dumps(dict(shape=list(mine.shape), maxdiff=float(np.abs(np.rint(ref) - mine).max()))))
+        """
+        let cmp = try XCTUnwrap(try TestEnv.json(try TestEnv.runPython(script, [slide, "\(x)", "\(y)", "\(folder)/synth_\(x)_\(y).png"])) as? [String: Any])
+        XCTAssertEqual(cmp["shape"] as? [Int], [256, 256, 3])
+        XCTAssertLessThanOrEqual(cmp["maxdiff"] as? Double ?? 99, 1, "area-averaged patch equals openslide-python + 2×2 box mean within rounding")
+
+        // `stream` delivers exactly the pixels that were saved (PNG is lossless).
+        let st = try radiopath(["stream", out + "/patches/synth.h5", "--json", "--batch-size", "7"])
+        XCTAssertEqual(st.status, 0, st.stderr)
+        let rec = try XCTUnwrap((try TestEnv.json(Data(st.stdout.utf8)) as? [[String: Any]])?.first)
+        XCTAssertEqual(rec["patches"] as? Int, bag.count)
+        XCTAssertEqual((rec["report"] as? [String: Any])?["fastPath"] as? Bool, true, "TIFF-family slide served by the direct reader")
+        let sumScript = """
+        import sys, os, numpy as np
+        from PIL import Image
+        d = sys.argv[1]
+        print(sum(int(np.asarray(Image.open(os.path.join(d, f)).convert('RGB')).astype(np.uint64).sum()) for f in os.listdir(d)))
+        """
+        let total = String(decoding: try TestEnv.runPython(sumScript, [folder]), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual((rec["checksum"] as? NSNumber)?.uint64Value, UInt64(total))
+
+        // Resume: done slides are skipped; a missing patch folder makes the slide run again.
+        let again = try radiopath(["tile", slide, "--out", out, "--save-patches", "--patch-format", "png"])
+        XCTAssertTrue(again.stderr.contains("1 skipped"), again.stderr)
+        try FileManager.default.removeItem(atPath: folder)
+        let redo = try radiopath(["tile", slide, "--out", out, "--save-patches"])
+        XCTAssertTrue(redo.stderr.contains("1 done"), redo.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".jpg") }.count, bag.count)
+    }
+
     func testUnwritableOutputAndBadArgumentsAreClearErrors() throws {
         let dir = try TestEnv.scratch(self, "cli-args")
         let slide = try synth(dir, size: (2000, 1500))
