@@ -272,7 +272,7 @@ public final class Slide: @unchecked Sendable {
 
     /// After an OpenSlide call: if the handle has entered the error state, remember it
     /// (first message wins) and throw.
-    private func checkOpenSlideError(_ osr: OpaquePointer, doing what: String) throws {
+    func checkOpenSlideError(_ osr: OpaquePointer, doing what: String) throws {
         guard let err = openslide_get_error(osr) else { return }
         let message = String(cString: err)
         lock.lock()

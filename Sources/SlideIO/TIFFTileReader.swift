@@ -255,85 +255,125 @@ final class TIFFTileReader: @unchecked Sendable {
 
     private static func decodeTiles(_ plan: LevelPlan, path: String, out: UnsafeMutablePointer<UInt8>,
                                     state: SharedState, batch: Int) throws {
-        TIFFMessages.install()
-        _ = TIFFMessages.takeLast()
-        guard let tif = TIFFOpen(path, "rD") else {
-            throw Stop.corrupt("libtiff cannot open the file (\(TIFFMessages.takeLast() ?? "?"))")
-        }
-        defer { TIFFClose(tif) }
-        guard TIFFSetDirectory(tif, UInt32(plan.directory)) != 0 else {
-            throw Stop.corrupt("libtiff cannot read TIFF directory \(plan.directory) (\(TIFFMessages.takeLast() ?? "?"))")
-        }
-        let decoder = JPEGTileDecoder()
+        let ctx = try TileContext(plan, path: path)
         let tw = plan.tileWidth, th = plan.tileHeight
         let W = plan.width, H = plan.height
-        let P = plan.prefix.count
-        // Raw tile lands at `start`; with a prefix, it overwrites the prefix's last two bytes
-        // with its SOI, which are then put back: one contiguous stream, no copy.
-        let start = P > 0 ? P - 2 : 0
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: start + plan.maxTileBytes + 16, alignment: 16)
-        defer { buffer.deallocate() }
-        plan.prefix.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: P) }
         var scratch: UnsafeMutablePointer<UInt8>? = nil
         defer { scratch?.deallocate() }
-        let expected: JPEGTileDecoder.ColorSpace = plan.rgb ? .rgb : .ycbcr
-
         while let range = state.take(batch, of: plan.across * plan.down) {
             for t in range {
                 let col = t % plan.across, row = t / plan.across
-                func where_() -> String {
-                    "level \(plan.level) (TIFF directory \(plan.directory)) tile (\(col), \(row))"
-                }
-                let tileNo = TIFFComputeTile(tif, UInt32(col * tw), UInt32(row * th), 0, 0)
-                let size = Int(clamping: TIFFGetStrileByteCount(tif, tileNo))
-                guard size > 0, size <= plan.maxTileBytes else {
-                    throw Stop.corrupt("\(where_()) has a byte count of \(size)")
-                }
-                let n = Int(TIFFReadRawTile(tif, tileNo, buffer + start, tmsize_t(size)))
-                guard n > 0 else {
-                    throw Stop.corrupt("\(where_()) cannot be read (\(TIFFMessages.takeLast() ?? "libtiff read error"); the file may be truncated)")
-                }
-                let bytes = buffer.assumingMemoryBound(to: UInt8.self)
-                let streamLength: Int
-                if P > 0 {
-                    guard n >= 2, bytes[start] == 0xFF, bytes[start + 1] == 0xD8 else {
-                        throw Stop.corrupt("\(where_()) does not start with a JPEG SOI marker")
-                    }
-                    bytes[start] = plan.prefix[P - 2]
-                    bytes[start + 1] = plan.prefix[P - 1]
-                    streamLength = start + n
-                } else {
-                    streamLength = n
-                }
-                let header: JPEGTileDecoder.Header
-                do {
-                    header = try decoder.header(buffer, count: streamLength)
-                } catch let e as ImageCodecError {
-                    throw Stop.corrupt("\(where_()) is not a readable JPEG: \(e.reason)")
-                }
-                guard header.width == tw, header.height == th else {
-                    throw Stop.corrupt("\(where_()) is a \(header.width)x\(header.height) JPEG in \(tw)x\(th) tiles")
-                }
-                guard header.colorSpace == expected else {
-                    throw Stop.fallback("\(where_()) decodes as \(header.colorSpace) but the TIFF says \(expected)")
-                }
                 let x0 = col * tw, y0 = row * th
-                do {
-                    if x0 + tw <= W && y0 + th <= H {
-                        try decoder.decode(buffer, count: streamLength, width: tw, height: th,
-                                           into: out + (y0 * W + x0) * 3, rowStride: W * 3)
-                    } else {
-                        if scratch == nil { scratch = .allocate(capacity: tw * th * 3) }
-                        let s = scratch!
-                        try decoder.decode(buffer, count: streamLength, width: tw, height: th, into: s, rowStride: tw * 3)
-                        let vw = min(tw, W - x0), vh = min(th, H - y0)
-                        for r in 0..<vh {
-                            (out + ((y0 + r) * W + x0) * 3).update(from: s + r * tw * 3, count: vw * 3)
-                        }
+                if x0 + tw <= W && y0 + th <= H {
+                    try ctx.decodeTile(col: col, row: row, into: out + (y0 * W + x0) * 3, rowStride: W * 3)
+                } else {
+                    if scratch == nil { scratch = .allocate(capacity: tw * th * 3) }
+                    let s = scratch!
+                    try ctx.decodeTile(col: col, row: row, into: s, rowStride: tw * 3)
+                    let vw = min(tw, W - x0), vh = min(th, H - y0)
+                    for r in 0..<vh {
+                        (out + ((y0 + r) * W + x0) * 3).update(from: s + r * tw * 3, count: vw * 3)
                     }
-                } catch let e as ImageCodecError {
-                    throw Stop.corrupt("\(where_()): \(e.reason)")
                 }
+            }
+        }
+    }
+
+    /// One thread's means of decoding tiles of one level: its own libtiff handle (libtiff
+    /// handles are not thread-safe), TurboJPEG handle and raw-tile buffer, all reused for
+    /// every tile. Not thread-safe: one per thread.
+    final class TileContext {
+        let plan: LevelPlan
+        private let tif: OpaquePointer
+        /// Replaced after a failed decode: TurboJPEG 2.1 leaves a handle whose header parse
+        /// failed mid-stream in a state that misreads the next stream.
+        private var decoder = JPEGTileDecoder()
+        private let buffer: UnsafeMutableRawPointer
+        /// Raw tile lands at `start`; with a prefix, it overwrites the prefix's last two bytes
+        /// with its SOI, which are then put back: one contiguous stream, no copy.
+        private let start: Int
+
+        init(_ plan: LevelPlan, path: String) throws {
+            self.plan = plan
+            TIFFMessages.install()
+            _ = TIFFMessages.takeLast()
+            guard let tif = TIFFOpen(path, "rD") else {
+                throw Stop.corrupt("libtiff cannot open the file (\(TIFFMessages.takeLast() ?? "?"))")
+            }
+            guard TIFFSetDirectory(tif, UInt32(plan.directory)) != 0 else {
+                TIFFClose(tif)
+                throw Stop.corrupt("libtiff cannot read TIFF directory \(plan.directory) (\(TIFFMessages.takeLast() ?? "?"))")
+            }
+            self.tif = tif
+            let P = plan.prefix.count
+            start = P > 0 ? P - 2 : 0
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: start + plan.maxTileBytes + 16, alignment: 16)
+            plan.prefix.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: P) }
+        }
+
+        deinit {
+            TIFFClose(tif)
+            buffer.deallocate()
+        }
+
+        /// "level L (TIFF directory D) tile (c, r)", for messages.
+        func describe(col: Int, row: Int) -> String {
+            "level \(plan.level) (TIFF directory \(plan.directory)) tile (\(col), \(row))"
+        }
+
+        /// Decodes the whole tile (`tileWidth` × `tileHeight`, edge tiles included) as RGB
+        /// into `destination` at `rowStride` bytes per row. Throws `Stop.corrupt` for a
+        /// damaged tile, `Stop.fallback` when OpenSlide would decode it differently.
+        func decodeTile(col: Int, row: Int, into destination: UnsafeMutablePointer<UInt8>, rowStride: Int) throws {
+            do {
+                try decodeTileOnce(col: col, row: row, into: destination, rowStride: rowStride)
+            } catch {
+                decoder = JPEGTileDecoder()
+                throw error
+            }
+        }
+
+        private func decodeTileOnce(col: Int, row: Int, into destination: UnsafeMutablePointer<UInt8>, rowStride: Int) throws {
+            let tw = plan.tileWidth, th = plan.tileHeight
+            let P = plan.prefix.count
+            let tileNo = TIFFComputeTile(tif, UInt32(col * tw), UInt32(row * th), 0, 0)
+            let size = Int(clamping: TIFFGetStrileByteCount(tif, tileNo))
+            guard size > 0, size <= plan.maxTileBytes else {
+                throw Stop.corrupt("\(describe(col: col, row: row)) has a byte count of \(size)")
+            }
+            let n = Int(TIFFReadRawTile(tif, tileNo, buffer + start, tmsize_t(size)))
+            guard n > 0 else {
+                throw Stop.corrupt("\(describe(col: col, row: row)) cannot be read (\(TIFFMessages.takeLast() ?? "libtiff read error"); the file may be truncated)")
+            }
+            let bytes = buffer.assumingMemoryBound(to: UInt8.self)
+            let streamLength: Int
+            if P > 0 {
+                guard n >= 2, bytes[start] == 0xFF, bytes[start + 1] == 0xD8 else {
+                    throw Stop.corrupt("\(describe(col: col, row: row)) does not start with a JPEG SOI marker")
+                }
+                bytes[start] = plan.prefix[P - 2]
+                bytes[start + 1] = plan.prefix[P - 1]
+                streamLength = start + n
+            } else {
+                streamLength = n
+            }
+            let header: JPEGTileDecoder.Header
+            do {
+                header = try decoder.header(buffer, count: streamLength)
+            } catch let e as ImageCodecError {
+                throw Stop.corrupt("\(describe(col: col, row: row)) is not a readable JPEG: \(e.reason)")
+            }
+            guard header.width == tw, header.height == th else {
+                throw Stop.corrupt("\(describe(col: col, row: row)) is a \(header.width)x\(header.height) JPEG in \(tw)x\(th) tiles")
+            }
+            let expected: JPEGTileDecoder.ColorSpace = plan.rgb ? .rgb : .ycbcr
+            guard header.colorSpace == expected else {
+                throw Stop.fallback("\(describe(col: col, row: row)) decodes as \(header.colorSpace) but the TIFF says \(expected)")
+            }
+            do {
+                try decoder.decode(buffer, count: streamLength, width: tw, height: th, into: destination, rowStride: rowStride)
+            } catch let e as ImageCodecError {
+                throw Stop.corrupt("\(describe(col: col, row: row)): \(e.reason)")
             }
         }
     }
