@@ -399,44 +399,15 @@ extension RGBImage {
         var out = [UInt8](repeating: 0, count: dw * dh * 3)
         pixels.withUnsafeBufferPointer { srcB in
         out.withUnsafeMutableBufferPointer { outB in
-        xw.index.withUnsafeBufferPointer { xiB in
-        xw.weight.withUnsafeBufferPointer { xwB in
-        xw.start.withUnsafeBufferPointer { xsB in
-        yw.index.withUnsafeBufferPointer { yiB in
-        yw.weight.withUnsafeBufferPointer { ywB in
-        yw.start.withUnsafeBufferPointer { ysB in
             let src = srcB.baseAddress!, o = outB.baseAddress!
-            let xi = xiB.baseAddress!, xwt = xwB.baseAddress!, xs = xsB.baseAddress!
-            let yi = yiB.baseAddress!, ywt = ywB.baseAddress!, ys = ysB.baseAddress!
             let n = dw * 3
-            let rowsPerOut = max(1, sh / dh)
-            parallelBands(count: dh, workPerItem: rowsPerOut * sw * 3) { rows in
+            parallelBands(count: dh, workPerItem: max(1, sh / dh) * sw * 3) { rows in
                 let acc = UnsafeMutablePointer<Float>.allocate(capacity: n)
                 let line = UnsafeMutablePointer<Float>.allocate(capacity: n)
                 defer { acc.deallocate(); line.deallocate() }
-                for y in rows {
-                    acc.initialize(repeating: 0, count: n)
-                    for q in ys[y]..<ys[y + 1] {
-                        let row = src + Int(yi[q]) * sw * 3
-                        for x in 0..<dw {
-                            var r: Float = 0, g: Float = 0, b: Float = 0
-                            for e in xs[x]..<xs[x + 1] {
-                                let p = row + 3 * Int(xi[e]), wt = xwt[e]
-                                r += wt * Float(p[0]); g += wt * Float(p[1]); b += wt * Float(p[2])
-                            }
-                            line[3 * x] = r; line[3 * x + 1] = g; line[3 * x + 2] = b
-                        }
-                        let wy = ywt[q]
-                        for i in 0..<n { acc[i] += wy * line[i] }
-                    }
-                    let dst = o + y * n
-                    for i in 0..<n {
-                        let v = (acc[i] + 0.5).rounded(.down)
-                        dst[i] = v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(v))
-                    }
-                }
+                areaResampleRows(src, sw * 3, sw, sh, o, n, dw, dh, xw, yw, rows: rows, acc: acc, line: line)
             }
-        }}}}}}}}
+        }}
         return RGBImage(width: dw, height: dh, pixels: out)
     }
 }
