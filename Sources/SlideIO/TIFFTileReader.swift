@@ -96,7 +96,7 @@ final class TIFFTileReader: @unchecked Sendable {
         guard vendor == "aperio" || vendor == "generic-tiff" else { return all("format \(vendor) is not read directly") }
         TIFFMessages.install()
         _ = TIFFMessages.takeLast()
-        guard let tif = TIFFOpen(path, "rD") else { return all("libtiff cannot open the file (\(TIFFMessages.takeLast() ?? "?"))") }
+        guard let tif = TIFFOpen(path, "rDm") else { return all("libtiff cannot open the file (\(TIFFMessages.takeLast() ?? "?"))") }
         defer { TIFFClose(tif) }
 
         // Tiled directories, as OpenSlide 3.4.1 picks them.
@@ -297,7 +297,9 @@ final class TIFFTileReader: @unchecked Sendable {
             self.plan = plan
             TIFFMessages.install()
             _ = TIFFMessages.takeLast()
-            guard let tif = TIFFOpen(path, "rD") else {
+            // "m": no memory-mapping. A mapped slide counts every tile read into this process's RSS,
+            // which then grows with the slide; pread into our own buffers keeps memory flat.
+            guard let tif = TIFFOpen(path, "rDm") else {
                 throw Stop.corrupt("libtiff cannot open the file (\(TIFFMessages.takeLast() ?? "?"))")
             }
             guard TIFFSetDirectory(tif, UInt32(plan.directory)) != 0 else {
