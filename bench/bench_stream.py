@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import measure  # noqa: E402
+from measure import measure, write_report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -214,9 +214,7 @@ def main():
                   f"{r['tjbench_limit']:.0f} ({r['pct_of_tjbench']:.0f} %) | {r['memory_limit']:.0f} ({r['pct_of_memory_limit']:.0f} %) | "
                   f"{r['hot_loop_factor']:.2f} | "
                   f"{r['openslide']:.0f} | {r['pyvips']:.0f} | {r['vs_openslide']:.1f}x | {r['peak_mib']:.0f} |")
-    (out / "stream_bench.md").write_text("\n".join(md) + "\n")
-    (out / "stream_bench.json").write_text(json.dumps(rows, indent=2))
-    print("\n".join(md))
+    write_report(out, "stream_bench", md, rows)
 
 
 if __name__ == "__main__":

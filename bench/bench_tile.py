@@ -7,7 +7,6 @@ and written to bench-out/tile_bench.{json,md}; absolute times vary between machi
 usage: bench_tile.py --bin .build/release/radiopath [--repeats 3] [--big 100000x80000]
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import h5py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import measure  # noqa: E402
+from measure import measure, write_report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -118,9 +117,7 @@ def main():
         patches = f"{r['radiopath_patches']} / {r['reference_patches']}" if r["radiopath_patches"] != "" else ""
         md.append(f"| {r['slide']} | {r['radiopath_s']:.3f} | {r['reference_s']:.3f} | {r['speedup']:.1f}x | "
                   f"{r['radiopath_peak_mib']:.0f} | {r['reference_peak_mib']:.0f} | {patches} |")
-    (out / "tile_bench.md").write_text("\n".join(md) + "\n")
-    (out / "tile_bench.json").write_text(json.dumps(rows, indent=2))
-    print("\n".join(md))
+    write_report(out, "tile_bench", md, rows)
 
 
 if __name__ == "__main__":
