@@ -132,7 +132,7 @@ public enum TileJob {
 
         let layout = req.layout, id = req.slideID
         // The preview's PNG encoding is the slowest write (zlib); it runs on another core
-        // while the mask, contours and bag are written.
+        // while the mask and contours are written.
         let previewPNG = AsyncResult { try PNGCodec.encode(preview(tissue, grid: grid)) }
         try AtomicFile.write(try PNGCodec.encode(tissue.mask), to: layout.mask(id))
         try AtomicFile.write(contoursGeoJSON(tissue, slideID: id), to: layout.contours(id))
