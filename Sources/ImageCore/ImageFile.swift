@@ -21,22 +21,6 @@ public enum ImageFile {
         return nil
     }
 
-    /// Pixel dimensions without decoding the pixels.
-    public static func dimensions(path: String) throws -> (width: Int, height: Int) {
-        switch sniff(path: path) {
-        case .tiff:
-            return try withTIFF(path) { tif in
-                var w: UInt32 = 0, h: UInt32 = 0
-                _ = withVaTag(tif, TIFFTAG_IMAGEWIDTH, &w)
-                _ = withVaTag(tif, TIFFTAG_IMAGELENGTH, &h)
-                return (Int(w), Int(h))
-            }
-        default:
-            let img = try read(path: path)
-            return (img.width, img.height)
-        }
-    }
-
     /// Decodes the whole image to RGB (first TIFF directory; alpha composited over white).
     public static func read(path: String) throws -> RGBImage {
         guard let format = sniff(path: path) else {
@@ -78,28 +62,36 @@ public enum ImageFile {
             guard n <= maxPlainPixels else {
                 throw ImageCodecError(path: path, reason: "\(w)x\(h) is too large to read as a plain image; convert it to a tiled pyramidal TIFF")
             }
-            var raster = [UInt32](repeating: 0, count: n)
-            let ok = raster.withUnsafeMutableBufferPointer {
-                TIFFReadRGBAImageOriented(tif, w, h, $0.baseAddress, Int32(ORIENTATION_TOPLEFT), 0)
-            }
-            guard ok != 0 else {
+            guard let out = decodeRGBA(tif, width: Int(w), height: Int(h)) else {
                 throw ImageCodecError(path: path, reason: "TIFF pixels cannot be decoded (\(TIFFMessages.takeLast() ?? "unsupported layout"))")
             }
-            var out = [UInt8](repeating: 0, count: n * 3)
-            out.withUnsafeMutableBufferPointer { dst in
-                raster.withUnsafeBufferPointer { src in
-                    for i in 0..<n {
-                        let v = src[i]
-                        let a = UInt32((v >> 24) & 0xFF)
-                        var r = v & 0xFF, g = (v >> 8) & 0xFF, b = (v >> 16) & 0xFF
-                        if a != 255 { // premultiplied by libtiff: add white behind
-                            r += 255 - a; g += 255 - a; b += 255 - a
-                        }
-                        dst[3 * i] = UInt8(min(255, r)); dst[3 * i + 1] = UInt8(min(255, g)); dst[3 * i + 2] = UInt8(min(255, b))
-                    }
+            return RGBImage(width: Int(w), height: Int(h), pixels: out)
+        }
+    }
+}
+
+extension ImageFile {
+    /// Decodes the current TIFF directory through libtiff's RGBA interface (any layout it
+    /// reads) to RGB, compositing its premultiplied alpha over white. Nil when libtiff cannot.
+    public static func decodeRGBA(_ tif: OpaquePointer, width: Int, height: Int) -> [UInt8]? {
+        let n = width * height
+        var raster = [UInt32](repeating: 0, count: n)
+        let ok = raster.withUnsafeMutableBufferPointer {
+            TIFFReadRGBAImageOriented(tif, UInt32(width), UInt32(height), $0.baseAddress, Int32(ORIENTATION_TOPLEFT), 0)
+        }
+        guard ok != 0 else { return nil }
+        // libtiff's RGBA words are 0xAABBGGRR with premultiplied colour.
+        return [UInt8](unsafeUninitializedCapacity: n * 3) { buf, count in
+            raster.withUnsafeBufferPointer { src in
+                for i in 0..<n {
+                    let v = src[i]
+                    let a = v >> 24
+                    var r = v & 0xFF, g = (v >> 8) & 0xFF, b = (v >> 16) & 0xFF
+                    if a != 255 { r = min(255, r + 255 - a); g = min(255, g + 255 - a); b = min(255, b + 255 - a) }
+                    buf[3 * i] = UInt8(r); buf[3 * i + 1] = UInt8(g); buf[3 * i + 2] = UInt8(b)
                 }
             }
-            return RGBImage(width: Int(w), height: Int(h), pixels: out)
+            count = n * 3
         }
     }
 }

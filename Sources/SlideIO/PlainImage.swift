@@ -8,34 +8,28 @@ final class PlainImage: @unchecked Sendable {
     let path: String
     let format: ImageFile.Format
     let width: Int, height: Int
-    private let lock = NSLock()
-    private var decoded: RGBImage?
-    private var failure: SlideError?
+    private let pixels: DecodeOnce<RGBImage>
 
     init(path: String, format: ImageFile.Format, width: Int, height: Int) {
         self.path = path; self.format = format; self.width = width; self.height = height
+        pixels = DecodeOnce { try PlainImage.decode(path: path, format: format, width: width, height: height) }
     }
 
     /// The whole image, decoded on first call. A decode failure is remembered and
     /// reported again on every later call.
-    func image() throws -> RGBImage {
-        lock.lock()
-        defer { lock.unlock() }
-        if let decoded { return decoded }
-        if let failure { throw failure }
+    func image() throws -> RGBImage { try pixels.value() }
+
+    private static func decode(path: String, format: ImageFile.Format, width: Int, height: Int) throws -> RGBImage {
         do {
             let img = try ImageFile.read(path: path)
             guard img.width == width, img.height == height else {
                 throw ImageCodecError(path: path, reason: "decoded \(img.width)x\(img.height) but the header says \(width)x\(height)")
             }
-            decoded = img
             return img
         } catch {
             let reason = (error as? ImageCodecError)?.reason ?? "\(error)"
-            let e = SlideError(kind: .corrupt, path: path, reason: "the \(format.rawValue.uppercased()) pixels cannot be decoded: \(reason)",
-                               hint: "the file is damaged or truncated; re-export or re-copy it")
-            failure = e
-            throw e
+            throw SlideError(kind: .corrupt, path: path, reason: "the \(format.rawValue.uppercased()) pixels cannot be decoded: \(reason)",
+                             hint: "the file is damaged or truncated; re-export or re-copy it")
         }
     }
 

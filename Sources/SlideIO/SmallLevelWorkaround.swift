@@ -18,15 +18,14 @@ final class TIFFLevelImage: @unchecked Sendable {
     let path: String
     let directory: Int
     let width: Int, height: Int
-    private let lock = NSLock()
-    private var decoded: RGBImage?
-    private var failure: SlideError?
+    private let pixels: DecodeOnce<RGBImage>
 
     /// Largest level decoded whole (pixels); bigger ones are left to OpenSlide.
     static let maxPixels = 64 << 20
 
     init(path: String, directory: Int, width: Int, height: Int) {
         self.path = path; self.directory = directory; self.width = width; self.height = height
+        pixels = DecodeOnce { try TIFFLevelImage.decode(path: path, directory: directory, width: width, height: height) }
     }
 
     /// For each level of a TIFF-based slide that OpenSlide 3.4.1 would read wrongly, the
@@ -69,22 +68,9 @@ final class TIFFLevelImage: @unchecked Sendable {
     }
 
     /// The whole level, decoded on first use; a failure is remembered.
-    func image() throws -> RGBImage {
-        lock.lock()
-        defer { lock.unlock() }
-        if let decoded { return decoded }
-        if let failure { throw failure }
-        do {
-            let img = try decode()
-            decoded = img
-            return img
-        } catch let e as SlideError {
-            failure = e
-            throw e
-        }
-    }
+    func image() throws -> RGBImage { try pixels.value() }
 
-    private func decode() throws -> RGBImage {
+    private static func decode(path: String, directory: Int, width: Int, height: Int) throws -> RGBImage {
         func fail(_ why: String) -> SlideError {
             SlideError(kind: .corrupt, path: path, reason: "libtiff cannot decode TIFF directory \(directory) (\(width)x\(height)): \(why)",
                        hint: "the file is damaged; re-export it or rebuild its pyramid")
@@ -94,24 +80,8 @@ final class TIFFLevelImage: @unchecked Sendable {
         guard let tif = TIFFOpen(path, "r") else { throw fail(TIFFMessages.takeLast() ?? "cannot open") }
         defer { TIFFClose(tif) }
         guard TIFFSetDirectory(tif, UInt32(directory)) != 0 else { throw fail(TIFFMessages.takeLast() ?? "no such directory") }
-        let n = width * height
-        var raster = [UInt32](repeating: 0, count: n)
-        let ok = raster.withUnsafeMutableBufferPointer {
-            TIFFReadRGBAImageOriented(tif, UInt32(width), UInt32(height), $0.baseAddress, Int32(ORIENTATION_TOPLEFT), 0)
-        }
-        guard ok != 0 else { throw fail(TIFFMessages.takeLast() ?? "unsupported layout") }
-        // libtiff's RGBA words are 0xAABBGGRR with premultiplied colour: composite over white.
-        let pixels = [UInt8](unsafeUninitializedCapacity: n * 3) { buf, count in
-            raster.withUnsafeBufferPointer { src in
-                for i in 0..<n {
-                    let v = src[i]
-                    let a = v >> 24
-                    var r = v & 0xFF, g = (v >> 8) & 0xFF, b = (v >> 16) & 0xFF
-                    if a != 255 { r = min(255, r + 255 - a); g = min(255, g + 255 - a); b = min(255, b + 255 - a) }
-                    buf[3 * i] = UInt8(r); buf[3 * i + 1] = UInt8(g); buf[3 * i + 2] = UInt8(b)
-                }
-            }
-            count = n * 3
+        guard let pixels = ImageFile.decodeRGBA(tif, width: width, height: height) else {
+            throw fail(TIFFMessages.takeLast() ?? "unsupported layout")
         }
         return RGBImage(width: width, height: height, pixels: pixels)
     }
