@@ -34,6 +34,7 @@ test: deps venv
 
 bench: build venv
 	@bash scripts/install-bench-deps
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r scripts/requirements-bench.txt
 	@PYTHON=$(PYTHON) BIN=$(BIN) bash bench/run
 
 clean:

@@ -7,6 +7,7 @@ and written to bench-out/tile_bench.{json,md}; absolute times vary between machi
 usage: bench_tile.py --bin .build/release/radiopath [--repeats 3] [--big 100000x80000]
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,22 @@ def run(cmd):
     """Runs a command; returns (seconds, peak RSS in MiB)."""
     seconds, peak, _ = measure(cmd)
     return seconds, peak
+
+
+def tissue_iou(mask_png, bag, truth_dir):
+    """IoU of RadioPath's tissue mask against the synthetic ground truth, the truth mask
+    (at its own downsample) sampled at the centres of RadioPath's mask pixels."""
+    from PIL import Image
+    import numpy as np
+    mine = np.asarray(Image.open(mask_png)) > 0
+    truth = np.asarray(Image.open(truth_dir / "tissue_mask.png")) > 0
+    tds = json.loads((truth_dir / "truth.json").read_text())["tissueMask"]["downsample"]
+    with h5py.File(bag, "r") as f:
+        dx, dy = f.attrs["segmentation_downsample"]
+    ys = ((np.arange(mine.shape[0]) + 0.5) * dy / tds).astype(int).clip(0, truth.shape[0] - 1)
+    xs = ((np.arange(mine.shape[1]) + 0.5) * dx / tds).astype(int).clip(0, truth.shape[1] - 1)
+    t = truth[np.ix_(ys, xs)]
+    return float((mine & t).sum() / (mine | t).sum())
 
 
 def best(cmd, repeats):
@@ -55,10 +72,11 @@ def main():
         p = out / "slides" / f"synthetic-{w}x{h}.tiff"
         if not p.exists():
             print(f"generating {p.name} ...", file=sys.stderr)
-            t = time.perf_counter()
-            subprocess.run([a.bin, "synth", "slide", "--width", str(w), "--height", str(h), "--seed", "3",
-                            "--no-nuclei-truth", "--out", str(p)], check=True, stdout=subprocess.DEVNULL)
-            print(f"  {time.perf_counter() - t:.1f} s, {p.stat().st_size / 2**30:.2f} GiB", file=sys.stderr)
+            seconds, peak, _ = measure([a.bin, "synth", "slide", "--width", w, "--height", h, "--seed", 3,
+                                        "--no-nuclei-truth", "--out", p])
+            line = f"synth slide {w}x{h}: {seconds:.1f} s, peak {peak:.0f} MiB, {p.stat().st_size / 2**30:.2f} GiB"
+            print("  " + line, file=sys.stderr)
+            (out / "synth_bench.txt").open("a").write(line + "\n")
         slides.append((f"synthetic {w}x{h} (40x)", p))
 
     for (w, h, seed) in [(bw // 2, bh // 2, 4), (bw // 2, bh // 2, 5)]:
@@ -84,9 +102,11 @@ def main():
         with h5py.File(out / "ref-tiles" / (path.stem + ".h5"), "r") as f:
             n_ref = f["coords"].shape[0]
             assert int(f["coords"].attrs["patch_size"]) == size0, "both tools use the same patch footprint"
+        truth = path.with_suffix(".truth")
+        iou = tissue_iou(rp_out / "masks" / (path.stem + ".png"), bag, truth) if truth.exists() else None
         rows.append(dict(slide=label, radiopath_s=rp_s, reference_s=ref_s, speedup=ref_s / rp_s,
                          radiopath_peak_mib=rp_mb, reference_peak_mib=ref_mb, radiopath_patches=n_rp,
-                         reference_patches=n_ref))
+                         reference_patches=n_ref, tissue_iou=iou))
         print(f"{label}: radiopath {rp_s:.3f} s ({rp_mb:.0f} MiB, {n_rp} patches) | "
               f"CLAM-style reference {ref_s:.3f} s ({ref_mb:.0f} MiB, {n_ref} patches) | {ref_s / rp_s:.1f}x", file=sys.stderr)
 
@@ -107,16 +127,17 @@ def main():
                           "--out-dir", str(out / "ref-batch")], a.repeats)
     rows.append(dict(slide=f"batch: folder of {n} slides, per slide", radiopath_s=rp_s / n, reference_s=ref_s / n,
                      speedup=ref_s / rp_s, radiopath_peak_mib=rp_mb, reference_peak_mib=ref_mb,
-                     radiopath_patches="", reference_patches=""))
+                     radiopath_patches="", reference_patches="", tissue_iou=None))
     print(f"batch of {n}: radiopath {rp_s:.3f} s ({rp_mb:.0f} MiB) | reference {ref_s:.3f} s ({ref_mb:.0f} MiB) | {ref_s / rp_s:.1f}x",
           file=sys.stderr)
 
-    md = ["| slide | RadioPath s | reference s | speed-up | RadioPath peak MiB | reference peak MiB | patches (RP / ref) |",
-          "|---|---:|---:|---:|---:|---:|---:|"]
+    md = ["| slide | RadioPath s | reference s | speed-up | RadioPath peak MiB | reference peak MiB | patches (RP / ref) | tissue IoU vs truth |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         patches = f"{r['radiopath_patches']} / {r['reference_patches']}" if r["radiopath_patches"] != "" else ""
         md.append(f"| {r['slide']} | {r['radiopath_s']:.3f} | {r['reference_s']:.3f} | {r['speedup']:.1f}x | "
-                  f"{r['radiopath_peak_mib']:.0f} | {r['reference_peak_mib']:.0f} | {patches} |")
+                  f"{r['radiopath_peak_mib']:.0f} | {r['reference_peak_mib']:.0f} | {patches} | "
+                  f"{'' if r['tissue_iou'] is None else format(r['tissue_iou'], '.3f')} |")
     write_report(out, "tile_bench", md, rows)
 
 
