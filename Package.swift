@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,8 +27,9 @@ let package = Package(
         .target(name: "Tiler", dependencies: ["SlideIO", "ImageCore", "PatchBag"]),
         .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG"]),
         .target(name: "Archive"),
+        .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore"]),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -39,6 +40,7 @@ let package = Package(
         .testTarget(name: "PatchBagTests", dependencies: ["PatchBag", "TestSupport"]),
         .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "SlideIO", "PatchBag", "TestSupport"]),
         .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "ImageCore", "COpenSlide", "CTIFF", "TestSupport"]),
+        .testTarget(name: "EmbedderTests", dependencies: ["Embedder", "ImageCore", "SlideIO", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],

@@ -1,0 +1,44 @@
+import CBLAS
+import Foundation
+
+/// The one thread knob of inference: BLAS threads and the element-wise loops use the same
+/// count, which the caller chooses together with its patch-decoding threads so the two do
+/// not fight for the cores.
+public enum Compute {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Threads used by BLAS and the element-wise kernels (≥ 1).
+    public static var threads: Int {
+        lock.lock(); defer { lock.unlock() }
+        return current
+    }
+
+    /// Sets the thread count for BLAS and the element-wise kernels.
+    public static func setThreads(_ n: Int) {
+        let n = max(1, n)
+        lock.lock(); current = n; lock.unlock()
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Runs `body(chunk)` for chunks 0..<chunks on up to `threads` threads.
+    static func parallel(_ chunks: Int, _ body: (Int) -> Void) {
+        if chunks <= 1 || threads <= 1 {
+            for c in 0..<chunks { body(c) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
+        }
+    }
+
+    /// Splits 0..<n into about `threads × 4` contiguous ranges (at least `minChunk` each)
+    /// and runs `body(range)` on them in parallel.
+    static func parallelRanges(_ n: Int, minChunk: Int = 4096, _ body: (Range<Int>) -> Void) {
+        guard n > 0 else { return }
+        let pieces = max(1, min(threads * 4, n / max(1, minChunk)))
+        let step = (n + pieces - 1) / pieces
+        parallel(pieces) { p in
+            let lo = p * step, hi = min(n, lo + step)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
