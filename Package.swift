@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,8 +28,9 @@ let package = Package(
         .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG"]),
         .target(name: "Archive"),
         .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore"]),
+        .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -41,6 +42,7 @@ let package = Package(
         .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "SlideIO", "PatchBag", "TestSupport"]),
         .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "ImageCore", "COpenSlide", "CTIFF", "TestSupport"]),
         .testTarget(name: "EmbedderTests", dependencies: ["Embedder", "ImageCore", "SlideIO", "TestSupport"]),
+        .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "PatchBag", "SlideIO", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],

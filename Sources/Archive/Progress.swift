@@ -12,11 +12,34 @@ public final class BatchProgress: @unchecked Sendable {
     private var units = 0
     private var barShown = false
     private let lock = NSLock()
+    /// Units expected over the whole batch, when known: the ETA then follows units, not items.
+    private let unitsTotal: Int?
+    private var lastDraw = DispatchTime.now()
+    private var lastPlainLine = DispatchTime.now()
 
-    public init(total: Int, unitName: String, isTerminal: Bool = isatty(STDERR_FILENO) != 0) {
+    public init(total: Int, unitName: String, unitsTotal: Int? = nil, isTerminal: Bool = isatty(STDERR_FILENO) != 0) {
         self.total = total
         self.unitName = unitName
+        self.unitsTotal = unitsTotal
         self.isTerminal = isTerminal
+    }
+
+    /// Records units produced inside an item still running (e.g. patches of a long slide):
+    /// redraws the bar at most 4 times a second on a terminal, and elsewhere writes a plain
+    /// line about every 10 s (`label`, e.g. the slide) so logs show the job is alive.
+    public func advance(units produced: Int, label: String) {
+        lock.lock(); defer { lock.unlock() }
+        units += produced
+        let now = DispatchTime.now().uptimeNanoseconds
+        if isTerminal {
+            guard now - lastDraw.uptimeNanoseconds > 250_000_000 else { return }
+            lastDraw = DispatchTime.now()
+            write("\r\u{1B}[2K" + bar())
+            barShown = true
+        } else if now - lastPlainLine.uptimeNanoseconds > 10_000_000_000 {
+            lastPlainLine = DispatchTime.now()
+            write("  … \(label): " + bar() + "\n")
+        }
     }
 
     /// Records one finished item with its status line and the units (e.g. patches) it produced.
@@ -48,13 +71,19 @@ public final class BatchProgress: @unchecked Sendable {
 
     func bar() -> String {
         let width = 24
-        let frac = total > 0 ? Double(done) / Double(total) : 1
-        let filled = Int((frac * Double(width)).rounded(.down))
         let t = elapsedSeconds
         let rate = t > 0 ? Double(units) / t : 0
-        let eta = done > 0 && done < total ? t / Double(done) * Double(total - done) : 0
+        var eta = done > 0 && done < total ? t / Double(done) * Double(total - done) : 0
+        var frac = total > 0 ? Double(done) / Double(total) : 1
+        var unitsText = ""
+        if let all = unitsTotal, all > 0 {
+            frac = min(1, Double(units) / Double(all))
+            eta = rate > 0 ? Double(max(0, all - units)) / rate : 0
+            unitsText = " · \(Self.grouped(units))/\(Self.grouped(all)) \(unitName)"
+        }
+        let filled = Int((frac * Double(width)).rounded(.down))
         return "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled) + "] "
-            + "\(done)/\(total) slides · \(Self.grouped(Int(rate))) \(unitName)/s · ETA \(Self.clock(eta))"
+            + "\(done)/\(total) slides\(unitsText) · \(Self.grouped(Int(rate))) \(unitName)/s · ETA \(Self.clock(eta))"
     }
 
     static func clock(_ s: Double) -> String {

@@ -42,3 +42,22 @@ public enum Compute {
         }
     }
 }
+
+extension Compute {
+    /// The machine's attainable single-precision GEMM rate at the current thread count:
+    /// the best of `repeats` square `size`³ `cblas_sgemm` calls, in GFLOP/s (2·size³ each).
+    public static func measureSGEMMPeak(size: Int = 2048, repeats: Int = 5) -> Double {
+        let a = [Float](repeating: 0.5, count: size * size), b = [Float](repeating: 0.25, count: size * size)
+        var c = [Float](repeating: 0, count: size * size)
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+                sgemm(m: size, n: size, k: size, a: pa.baseAddress!, lda: size, b: pb.baseAddress!, ldb: size,
+                      transB: false, c: pc.baseAddress!, ldc: size)
+            } } }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return 2 * pow(Double(size), 3) / best / 1e9
+    }
+}

@@ -40,3 +40,8 @@ public protocol PatchEncoder: AnyObject {
     /// patch after patch); `out` receives `count × featureDim` floats, row per patch.
     func encode(_ pixels: UnsafeBufferPointer<UInt8>, count: Int, into out: UnsafeMutableBufferPointer<Float>) throws
 }
+
+/// Encoders whose cost is a known number of multiply–accumulates per patch (for GFLOP/s).
+public protocol CountsMACs {
+    var macsPerPatch: Int { get }
+}

@@ -16,7 +16,7 @@ struct RadioPath: ParsableCommand {
         layout), QuPath GeoJSON, PNG, CSV. `radiopath help <subcommand>` for more.
         """,
         version: version,
-        subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, SynthCommand.self]
+        subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, SynthCommand.self]
     )
 }
 

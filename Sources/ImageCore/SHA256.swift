@@ -1,9 +1,9 @@
 import Foundation
 
 /// Streaming SHA-256 (FIPS 180-4). Foundation on Linux has no digest API and the project
-/// has no crypto dependency; this is only used to identify slides OpenSlide gives no
-/// quickhash for, so a plain implementation is enough.
-struct SHA256 {
+/// has no crypto dependency. Identifies slides OpenSlide gives no quickhash for and the
+/// weight files of encoders.
+public struct SHA256 {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
     private var pending = [UInt8]()
@@ -20,7 +20,9 @@ struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         total &+= UInt64(bytes.count)
         var offset = 0
@@ -41,7 +43,7 @@ struct SHA256 {
         if offset < bytes.count { pending.append(contentsOf: bytes[offset...]) }
     }
 
-    mutating func finish() -> [UInt8] {
+    public mutating func finish() -> [UInt8] {
         let bitLength = total &* 8
         var tail = pending
         tail.append(0x80)
@@ -91,7 +93,7 @@ struct SHA256 {
     @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
     /// Hex SHA-256 of a file, read in 1 MiB pieces.
-    static func hexDigest(ofFile path: String) throws -> String {
+    public static func hexDigest(ofFile path: String) throws -> String {
         guard let fh = FileHandle(forReadingAtPath: path) else {
             throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path])
         }

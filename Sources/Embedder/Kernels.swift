@@ -1,0 +1,147 @@
+import Foundation
+
+/// Element-wise kernels on row-major float matrices, vectorised with Swift SIMD and split
+/// over `Compute.threads`. GEMMs go to BLAS (`GEMM.swift`); everything between them is here.
+enum Kernels {
+    typealias V = SIMD8<Float>
+    static let lanes = 8
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> V {
+        UnsafeRawPointer(p).loadUnaligned(as: V.self)
+    }
+
+    @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+
+    /// e^x to about 2 ulp (Cephes' expf polynomial); inputs below −87 give ~1e-38, not 0.
+    @inline(__always) static func exp(_ x: V) -> V {
+        let x = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+        // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick (no libm call).
+        let magic = V(repeating: 12_582_912)
+        let shifted = x * V(repeating: 1.442_695_04) + magic
+        let n = shifted - magic
+        var r = x - n * V(repeating: 0.693_359_375)
+        r = r - n * V(repeating: -2.121_944_4e-4)
+        var p = V(repeating: 1.987_569_15e-4)
+        p = p * r + V(repeating: 1.398_199_95e-3)
+        p = p * r + V(repeating: 8.333_451_9e-3)
+        p = p * r + V(repeating: 4.166_579_59e-2)
+        p = p * r + V(repeating: 1.666_666_55e-1)
+        p = p * r + V(repeating: 5.000_000_12e-1)
+        let y = p * r * r + r + V(repeating: 1)
+        // 2^n from the integer held in the low mantissa bits of `shifted`.
+        let bits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let scale = unsafeBitCast((bits &+ 127) &<< 23, to: V.self)
+        return y * scale
+    }
+
+    /// Exact-form GELU, x·Φ(x) = ½x(1 + erf(x/√2)), with erf from Abramowitz–Stegun 7.1.26
+    /// (|error| < 1.5e-7), as PyTorch's default `gelu` (not the tanh approximation).
+    @inline(__always) static func gelu(_ x: V) -> V {
+        let z = x.replacing(with: -x, where: x .< 0) * V(repeating: 0.707_106_78)
+        let t = V(repeating: 1) / (V(repeating: 1) + V(repeating: 0.327_591_1) * z)
+        var p = V(repeating: 1.061_405_429)
+        p = p * t + V(repeating: -1.453_152_027)
+        p = p * t + V(repeating: 1.421_413_741)
+        p = p * t + V(repeating: -0.284_496_736)
+        p = p * t + V(repeating: 0.254_829_592)
+        let erfcAbs = p * t * Kernels.exp(-z * z)            // erfc(|x|/√2)
+        // Φ(x) = 1 − ½erfc(|x|/√2) for x ≥ 0, ½erfc(|x|/√2) for x < 0.
+        let half = V(repeating: 0.5) * erfcAbs
+        let phi = (V(repeating: 1) - half).replacing(with: half, where: x .< 0)
+        return x * phi
+    }
+
+    /// Applies `op` to every element of `n` floats in place, in parallel.
+    @inline(__always) static func map(_ a: UnsafeMutablePointer<Float>, _ n: Int, _ op: @escaping (V) -> V) {
+        Compute.parallelRanges(n, minChunk: 1 << 14) { r in
+            var i = r.lowerBound
+            while i + lanes <= r.upperBound { store(op(load(a + i)), a + i); i += lanes }
+            if i < r.upperBound {
+                var tail = V(repeating: 0)
+                for j in i..<r.upperBound { tail[j - i] = a[j] }
+                let y = op(tail)
+                for j in i..<r.upperBound { a[j] = y[j - i] }
+            }
+        }
+    }
+
+    /// Runs `body(row)` for each of `rows` rows in parallel (rows grouped into chunks).
+    @inline(__always) static func rows(_ rows: Int, work: Int, _ body: @escaping (Int) -> Void) {
+        Compute.parallelRanges(rows, minChunk: max(1, (1 << 15) / max(1, work))) { r in for i in r { body(i) } }
+    }
+
+    enum Activation { case none, relu, gelu }
+
+    /// c[i, j] = act(c[i, j] + bias[j]) over an m × n matrix with row stride `ld`.
+    static func biasActivation(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ld: Int,
+                               bias: UnsafePointer<Float>, _ act: Activation) {
+        rows(m, work: n) { i in
+            let row = c + i * ld
+            var j = 0
+            while j + lanes <= n {
+                var v = load(row + j) + load(bias + j)
+                switch act {
+                case .none: break
+                case .relu: v = v.replacing(with: 0, where: v .< 0)
+                case .gelu: v = gelu(v)
+                }
+                store(v, row + j)
+                j += lanes
+            }
+            while j < n {
+                var v = row[j] + bias[j]
+                switch act {
+                case .none: break
+                case .relu: v = max(v, 0)
+                case .gelu: v = gelu(V(repeating: v))[0]
+                }
+                row[j] = v
+                j += 1
+            }
+        }
+    }
+
+    /// Layer norm of each of `m` rows of length `n`: (x − mean)/√(var + eps)·w + b, written
+    /// to `out` (may equal `x`). Two-pass mean/variance, as PyTorch.
+    static func layerNorm(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, m: Int, n: Int,
+                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float) {
+        rows(m, work: n) { i in
+            let row = x + i * n, dst = out + i * n
+            var acc = V(repeating: 0)
+            var j = 0
+            while j + lanes <= n { acc += load(row + j); j += lanes }
+            var sum = acc.sum()
+            while j < n { sum += row[j]; j += 1 }
+            let mean = sum / Float(n)
+            acc = V(repeating: 0)
+            j = 0
+            let vm = V(repeating: mean)
+            while j + lanes <= n { let d = load(row + j) - vm; acc += d * d; j += lanes }
+            var sq = acc.sum()
+            while j < n { let d = row[j] - mean; sq += d * d; j += 1 }
+            let inv = 1 / (sq / Float(n) + eps).squareRoot()
+            let vi = V(repeating: inv)
+            j = 0
+            while j + lanes <= n { store((load(row + j) - vm) * vi * load(weight + j) + load(bias + j), dst + j); j += lanes }
+            while j < n { dst[j] = (row[j] - mean) * inv * weight[j] + bias[j]; j += 1 }
+        }
+    }
+
+    /// Softmax of one row of `n` floats in place (max-subtracted).
+    @inline(__always) static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
+        var mx = -Float.infinity
+        for j in 0..<n { mx = max(mx, row[j]) }
+        let vm = V(repeating: mx)
+        var acc = V(repeating: 0)
+        var j = 0
+        while j + lanes <= n { let e = Kernels.exp(load(row + j) - vm); store(e, row + j); acc += e; j += lanes }
+        var sum = acc.sum()
+        while j < n { let e = Kernels.exp(V(repeating: row[j] - mx))[0]; row[j] = e; sum += e; j += 1 }
+        let inv = V(repeating: 1 / sum)
+        j = 0
+        while j + lanes <= n { store(load(row + j) * inv, row + j); j += lanes }
+        while j < n { row[j] *= inv[0]; j += 1 }
+    }
+}

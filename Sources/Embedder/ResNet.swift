@@ -1,0 +1,170 @@
+import Foundation
+
+/// torchvision's ResNet-50 (v1.5: the stride sits on the 3×3 convolution) cut after layer3,
+/// global-average-pooled to 1024 values — CLAM's and TRIDENT's `resnet50_trunc`. Batch norms
+/// are folded into the convolutions; activations are NHWC so every convolution is one GEMM.
+final class ResNet50Trunc: PatchEncoder, CountsMACs {
+    let name = "resnet50-trunc"
+    let featureDim = 1024
+    let contract: InputContract
+    let provenance: [String: String]
+
+    struct Bottleneck {
+        let conv1: Conv2D, conv2: Conv2D, conv3: Conv2D
+        let downsample: Conv2D?
+        /// conv3's bias plus the downsample's, added once after both GEMMs.
+        let outBias: [Float]
+    }
+
+    private let stem: Conv2D
+    private let blocks: [Bottleneck]
+    /// Images pushed through the network together: bounds activation memory (about 13 MB
+    /// per image at 224 px) while keeping GEMMs large.
+    private let microBatch = 8
+    private let buffers = (0..<6).map { _ in Buffer() }
+
+    init(weights: SafeTensorsFile, contract: InputContract, provenance: [String: String]) throws {
+        let w = WeightStore(weights)
+        stem = Conv2D(w, "conv1", bn: "bn1", cin: 3, cout: 64, kernel: 7, stride: 2, pad: 3)
+        var blocks: [Bottleneck] = []
+        var cin = 64
+        for (layer, (count, width)) in [(3, 64), (4, 128), (6, 256)].enumerated() {
+            for i in 0..<count {
+                let p = "layer\(layer + 1).\(i)"
+                let stride = (i == 0 && layer > 0) ? 2 : 1
+                let c1 = Conv2D(w, p + ".conv1", bn: p + ".bn1", cin: cin, cout: width, kernel: 1, stride: 1, pad: 0)
+                let c2 = Conv2D(w, p + ".conv2", bn: p + ".bn2", cin: width, cout: width, kernel: 3, stride: stride, pad: 1)
+                let c3 = Conv2D(w, p + ".conv3", bn: p + ".bn3", cin: width, cout: width * 4, kernel: 1, stride: 1, pad: 0)
+                let ds = i == 0 ? Conv2D(w, p + ".downsample.0", bn: p + ".downsample.1", cin: cin, cout: width * 4,
+                                         kernel: 1, stride: stride, pad: 0) : nil
+                let bias = ds.map { zip(c3.bias, $0.bias).map { $0 + $1 } } ?? c3.bias
+                blocks.append(Bottleneck(conv1: c1, conv2: c2, conv3: c3, downsample: ds, outBias: bias))
+                cin = width * 4
+            }
+        }
+        self.blocks = blocks
+        // A full ImageNet checkpoint also holds layer4 and the classifier; the truncated
+        // network does not use them (as CLAM's resnet50_baseline).
+        w.ignore { $0.hasPrefix("layer4.") || $0.hasPrefix("fc.") }
+        try w.finish(architecture: "ResNet-50 (torchvision names, truncated after layer3)")
+        self.contract = contract
+        self.provenance = provenance
+    }
+
+    /// Multiply–accumulates per 224-px patch (for GFLOP/s figures).
+    var macsPerPatch: Int {
+        var side = stem.outputSide(contract.patchPx)
+        var macs = side * side * stem.macsPerOutputPixel
+        side = (side + 2 - 3) / 2 + 1
+        for b in blocks {
+            let s2 = b.conv2.outputSide(side)
+            macs += side * side * b.conv1.macsPerOutputPixel + s2 * s2 * (b.conv2.macsPerOutputPixel + b.conv3.macsPerOutputPixel)
+            if let d = b.downsample { macs += s2 * s2 * d.macsPerOutputPixel }
+            side = s2
+        }
+        return macs
+    }
+
+    func encode(_ pixels: UnsafeBufferPointer<UInt8>, count: Int, into out: UnsafeMutableBufferPointer<Float>) throws {
+        try checkBatch(self, pixels, count: count, out: out)
+        var start = 0
+        while start < count {
+            let n = min(microBatch, count - start)
+            forward(pixels.baseAddress! + start * contract.patchPx * contract.patchPx * 3, count: n,
+                    into: out.baseAddress! + start * featureDim)
+            start += n
+        }
+    }
+
+    private func forward(_ pixels: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        let side0 = contract.patchPx
+        let input = buffers[0].reserve(n * side0 * side0 * 3)
+        normalise(pixels, count: n * side0 * side0, mean: contract.mean, std: contract.std, into: input)
+        // Largest activation: the stem's (side/2)² × 64, equal to layer1's (side/4)² × 256.
+        let biggest = n * stem.outputSide(side0) * stem.outputSide(side0) * 64
+        var x = buffers[1].reserve(biggest), y = buffers[2].reserve(biggest)
+        let t1 = buffers[3].reserve(biggest / 2), t2 = buffers[4].reserve(biggest / 4)
+        let scratch = buffers[5]
+
+        var side = stem.outputSide(side0)
+        stem.forward(input, batch: n, side: side0, into: y, scratch: scratch)
+        Kernels.biasActivation(y, m: n * side * side, n: 64, ld: 64, bias: stem.bias, .relu)
+        side = maxPool3x3s2(y, batch: n, side: side, channels: 64, into: x)
+
+        for b in blocks {
+            let s2 = b.conv2.outputSide(side)
+            b.conv1.forward(x, batch: n, side: side, into: t1, scratch: scratch)
+            Kernels.biasActivation(t1, m: n * side * side, n: b.conv1.cout, ld: b.conv1.cout, bias: b.conv1.bias, .relu)
+            b.conv2.forward(t1, batch: n, side: side, into: t2, scratch: scratch)
+            Kernels.biasActivation(t2, m: n * s2 * s2, n: b.conv2.cout, ld: b.conv2.cout, bias: b.conv2.bias, .relu)
+            // Residual: accumulate conv3 into the identity (or the downsampled input) in place.
+            if let d = b.downsample {
+                d.forward(x, batch: n, side: side, into: y, scratch: scratch)
+                b.conv3.forward(t2, batch: n, side: s2, into: y, beta: 1, scratch: scratch)
+                swap(&x, &y)
+            } else {
+                b.conv3.forward(t2, batch: n, side: s2, into: x, beta: 1, scratch: scratch)
+            }
+            Kernels.biasActivation(x, m: n * s2 * s2, n: b.conv3.cout, ld: b.conv3.cout, bias: b.outBias, .relu)
+            side = s2
+        }
+        globalAveragePool(x, batch: n, pixels: side * side, channels: featureDim, into: out)
+    }
+}
+
+/// torchvision's ToTensor + Normalize, in the same float operations: (p/255 − mean)/std,
+/// interleaved RGB in, NHWC out.
+func normalise(_ pixels: UnsafePointer<UInt8>, count: Int, mean: [Float], std: [Float], into out: UnsafeMutablePointer<Float>) {
+    let (m0, m1, m2) = (mean[0], mean[1], mean[2]), (s0, s1, s2) = (std[0], std[1], std[2])
+    Compute.parallelRanges(count, minChunk: 1 << 14) { r in
+        for i in r {
+            out[3 * i] = (Float(pixels[3 * i]) / 255 - m0) / s0
+            out[3 * i + 1] = (Float(pixels[3 * i + 1]) / 255 - m1) / s1
+            out[3 * i + 2] = (Float(pixels[3 * i + 2]) / 255 - m2) / s2
+        }
+    }
+}
+
+/// 3×3 max pool, stride 2, padding 1 (padding never wins), NHWC; returns the output side.
+func maxPool3x3s2(_ x: UnsafePointer<Float>, batch: Int, side: Int, channels c: Int, into out: UnsafeMutablePointer<Float>) -> Int {
+    let so = (side + 2 - 3) / 2 + 1
+    Compute.parallelRanges(batch * so, minChunk: 1) { r in
+        for row in r {
+            let b = row / so, oy = row % so
+            for ox in 0..<so {
+                let dst = out + ((b * so + oy) * so + ox) * c
+                dst.update(repeating: -.infinity, count: c)
+                for iy in max(0, 2 * oy - 1)...min(side - 1, 2 * oy + 1) {
+                    for ix in max(0, 2 * ox - 1)...min(side - 1, 2 * ox + 1) {
+                        let src = x + ((b * side + iy) * side + ix) * c
+                        for ch in 0..<c { dst[ch] = max(dst[ch], src[ch]) }
+                    }
+                }
+            }
+        }
+    }
+    return so
+}
+
+/// Mean over the `pixels` positions of each image: [batch, pixels, c] → [batch, c].
+func globalAveragePool(_ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels c: Int, into out: UnsafeMutablePointer<Float>) {
+    for b in 0..<batch {
+        let dst = out + b * c
+        dst.update(repeating: 0, count: c)
+        for p in 0..<pixels {
+            let src = x + (b * pixels + p) * c
+            for ch in 0..<c { dst[ch] += src[ch] }
+        }
+        let inv = 1 / Float(pixels)
+        for ch in 0..<c { dst[ch] *= inv }
+    }
+}
+
+/// Checks a batch against an encoder's contract before any work.
+func checkBatch(_ e: PatchEncoder, _ pixels: UnsafeBufferPointer<UInt8>, count: Int, out: UnsafeMutableBufferPointer<Float>) throws {
+    let side = e.contract.patchPx
+    guard count >= 0, pixels.count >= count * side * side * 3, out.count >= count * e.featureDim else {
+        throw EmbedderError(.badInput, path: "", what: "\(e.name) needs \(count) patches of \(side)×\(side) RGB (\(count * side * side * 3) bytes) and room for \(count)×\(e.featureDim) features; got \(pixels.count) bytes and \(out.count) floats",
+                            hint: "resize patches to \(side) px before encoding")
+    }
+}
