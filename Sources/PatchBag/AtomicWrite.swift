@@ -2,10 +2,24 @@ import Foundation
 
 extension PatchBag {
     /// Temp-then-rename, like ImageCore's `AtomicFile.produce` (PatchBag does not depend on
-    /// ImageCore), plus: the temporary file is created here first so a folder that cannot be
-    /// written gives a plain errno instead of an HDF5 stack, and it is fsync'ed before the
-    /// rename so a crash cannot leave a renamed but empty bag behind.
+    /// ImageCore): `body` writes the temporary file, which is then fsync'ed and renamed over
+    /// `path`; on any failure it is removed. `FeatureBagWriter` uses the two halves below
+    /// directly because its body spans many calls.
     static func produceAtomically(_ path: String, _ body: (String) throws -> Void) throws {
+        let tmp = try createTemporary(for: path)
+        do {
+            try body(tmp)
+            try moveIntoPlace(tmp, path)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+    }
+
+    /// Creates missing folders and an empty hidden `.<name>.tmp-<pid>-<random>` beside `path`,
+    /// and returns its path. It is created here, before HDF5 touches it, so a folder that cannot
+    /// be written gives a plain errno instead of an HDF5 stack.
+    static func createTemporary(for path: String) throws -> String {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
         if let err = makeDirectories(dir) {
@@ -27,20 +41,20 @@ extension PatchBag {
                                     : "check permissions or choose another --out")
         }
         close(fd)
-        do {
-            try body(tmp)
-            let sync = open(tmp, O_RDONLY | O_CLOEXEC)
-            if sync >= 0 { _ = fsync(sync); close(sync) }
-            if rename(tmp, path) != 0 {
-                let err = errno
-                throw PatchBagError(kind: .notWritable, path: path, what: "cannot move the finished bag into place",
-                                    reason: String(cString: strerror(err)),
-                                    hint: err == EISDIR ? "a folder has that name: remove it or choose another --out"
-                                                        : "check permissions or choose another --out")
-            }
-        } catch {
-            unlink(tmp)
-            throw error
+        return tmp
+    }
+
+    /// fsyncs the finished temporary file (so a crash cannot leave a renamed but empty bag) and
+    /// renames it over `path`. Leaves `tmp` in place on failure; the caller removes it.
+    static func moveIntoPlace(_ tmp: String, _ path: String) throws {
+        let sync = open(tmp, O_RDONLY | O_CLOEXEC)
+        if sync >= 0 { _ = fsync(sync); close(sync) }
+        if rename(tmp, path) != 0 {
+            let err = errno
+            throw PatchBagError(kind: .notWritable, path: path, what: "cannot move the finished bag into place",
+                                reason: String(cString: strerror(err)),
+                                hint: err == EISDIR ? "a folder has that name: remove it or choose another --out"
+                                                    : "check permissions or choose another --out")
         }
     }
 

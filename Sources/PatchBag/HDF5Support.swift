@@ -9,6 +9,16 @@ struct H5Failure: Error {
     let reason: String
 }
 
+extension H5Failure {
+    /// The public error for a failed write of the bag at `path` (never the temporary name).
+    func writeError(_ path: String) -> PatchBagError {
+        PatchBagError(kind: .hdf5, path: path, what: "cannot \(step)", reason: reason,
+                      hint: step.hasPrefix("write attribute")
+                          ? "each attribute must stay under 64 KiB (HDF5's object header limit); keep large provenance in a JSON file beside the bag"
+                          : "check free disk space and the output folder, then rerun")
+    }
+}
+
 /// Every HDF5 call of the process goes through `HDF5.locked`.
 ///
 /// Why one process-wide lock: a libhdf5 built without `--enable-threadsafe` (conda, Homebrew,
@@ -72,13 +82,35 @@ enum HDF5 {
         return String(rest[..<end])
     }
 
+    // MARK: files
+
+    /// Creates (truncates) `path` for writing, with STRONG close (H5Fclose really closes the
+    /// file, and fails loudly, before the caller renames it) and no file locking (nobody else
+    /// knows a temporary name, so locks only add failure modes on NFS and Lustre).
+    static func createFile(_ path: String) throws -> hid_t {
+        let fapl = try check(H5Pcreate(rp_h5p_file_access()), "create file access properties")
+        defer { H5Pclose(fapl) }
+        try check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set the file close degree")
+        try check(H5Pset_file_locking(fapl, false, true), "disable file locking")
+        return try check(H5Fcreate(path, rp_h5f_acc_trunc(), rp_h5p_default(), fapl), "create the HDF5 file")
+    }
+
     // MARK: datasets
 
-    /// Creates a chunked dataset whose first dimension may grow later (a later job can append
-    /// rows), writes `values` (row-major, product of `dims` elements) and returns it open.
-    static func writeDataset(_ loc: hid_t, _ name: String, fileType: hid_t, memType: hid_t,
-                             dims: [Int], chunkBytes: Int, elementSize: Int,
-                             values: UnsafeRawBufferPointer) throws -> hid_t {
+    /// Rows per chunk so a chunk holds at most `chunkBytes` (at least one row), and no more
+    /// rows than the dataset is expected to hold (`expectedRows`, when known): HDF5 stores
+    /// every chunk whole, so a 10-row bag must not carry a 1 MiB chunk.
+    static func chunkRows(rowBytes: Int, chunkBytes: Int, expectedRows: Int?) -> Int {
+        let rows = max(1, chunkBytes / max(1, rowBytes))
+        guard let expectedRows else { return rows }
+        return min(rows, max(1, expectedRows))
+    }
+
+    /// Creates a chunked dataset of shape `dims` whose first dimension may grow later (a later
+    /// job can append rows) and returns it open. `gzipLevel` (0–9) adds shuffle + deflate;
+    /// `cacheBytes` sizes the dataset's chunk cache (HDF5's default is 1 MiB).
+    static func createDataset(_ loc: hid_t, _ name: String, fileType: hid_t, dims: [Int], chunkRows: Int,
+                              gzipLevel: Int? = nil, cacheBytes: Int? = nil) throws -> hid_t {
         var d = dims.map { hsize_t($0) }
         var maxd = d
         maxd[0] = rp_h5s_unlimited()
@@ -86,15 +118,34 @@ enum HDF5 {
         defer { H5Sclose(space) }
         let dcpl = try check(H5Pcreate(rp_h5p_dataset_create()), "create properties of \(name)")
         defer { H5Pclose(dcpl) }
-        let rowBytes = max(1, dims.dropFirst().reduce(elementSize, *))
-        let rows = min(max(dims[0], 1), max(1, chunkBytes / rowBytes))
         var chunk = d
-        chunk[0] = hsize_t(rows)
+        chunk[0] = hsize_t(chunkRows)
         try check(H5Pset_chunk(dcpl, Int32(chunk.count), &chunk), "set the chunk shape of \(name)")
+        if let gzipLevel {
+            // Shuffle groups the bytes of each float by significance, which deflate packs better.
+            try check(H5Pset_shuffle(dcpl), "set the shuffle filter on \(name)")
+            try check(H5Pset_deflate(dcpl, UInt32(gzipLevel)), "set gzip compression on \(name)")
+        }
         // No modification times in the object header: same input, same bytes.
         try check(H5Pset_obj_track_times(dcpl, false), "disable time tracking on \(name)")
-        let dset = try check(H5Dcreate2(loc, name, fileType, space, rp_h5p_default(), dcpl, rp_h5p_default()),
-                             "create dataset \(name)")
+        let dapl = try check(H5Pcreate(rp_h5p_dataset_access()), "create access properties of \(name)")
+        defer { H5Pclose(dapl) }
+        if let cacheBytes {
+            // 521 slots is HDF5's default; w0 = 1 evicts fully written chunks first.
+            try check(H5Pset_chunk_cache(dapl, 521, cacheBytes, 1.0), "set the chunk cache of \(name)")
+        }
+        return try check(H5Dcreate2(loc, name, fileType, space, rp_h5p_default(), dcpl, dapl),
+                         "create dataset \(name)")
+    }
+
+    /// Creates a chunked, appendable dataset (see `createDataset`), writes `values` (row-major,
+    /// product of `dims` elements) and returns it open.
+    static func writeDataset(_ loc: hid_t, _ name: String, fileType: hid_t, memType: hid_t,
+                             dims: [Int], chunkBytes: Int, elementSize: Int,
+                             values: UnsafeRawBufferPointer) throws -> hid_t {
+        let rowBytes = dims.dropFirst().reduce(elementSize, *)
+        let rows = chunkRows(rowBytes: rowBytes, chunkBytes: chunkBytes, expectedRows: dims[0])
+        let dset = try createDataset(loc, name, fileType: fileType, dims: dims, chunkRows: rows)
         if dims.reduce(1, *) > 0 {
             do {
                 try check(H5Dwrite(dset, memType, rp_h5s_all(), rp_h5s_all(), rp_h5p_default(), values.baseAddress),
@@ -105,6 +156,25 @@ enum HDF5 {
             }
         }
         return dset
+    }
+
+    /// Grows the open 2-D dataset `dset` from `start` to `start + rows` rows and writes `values`
+    /// (row-major, `rows` × `width` elements of `memType`) into the new rows.
+    static func appendRows(_ dset: hid_t, _ name: String, memType: hid_t, start: Int, rows: Int, width: Int,
+                           values: UnsafeRawPointer) throws {
+        guard rows > 0 else { return }
+        var extent = [hsize_t(start + rows), hsize_t(width)]
+        try check(H5Dset_extent(dset, &extent), "extend dataset \(name) to \(start + rows) rows")
+        let fileSpace = try check(H5Dget_space(dset), "get the dataspace of \(name)")
+        defer { H5Sclose(fileSpace) }
+        var offset = [hsize_t(start), 0]
+        var count = [hsize_t(rows), hsize_t(width)]
+        try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offset, nil, &count, nil),
+                  "select rows \(start)..<\(start + rows) of \(name)")
+        let memSpace = try check(H5Screate_simple(2, &count, nil), "create the memory dataspace for \(name)")
+        defer { H5Sclose(memSpace) }
+        try check(H5Dwrite(dset, memType, memSpace, fileSpace, rp_h5p_default(), values),
+                  "write rows \(start)..<\(start + rows) of \(name)")
     }
 
     /// Shape of an open dataset.

@@ -41,6 +41,10 @@ public enum PatchBag {
     static let coordsName = "coords"
     static let tissueFractionName = "tissue_fraction"
     static let featuresName = "features"
+    /// Chunk size targets: 4096 coords rows; feature chunks of at most 1 MiB, which fit
+    /// HDF5's default per-dataset chunk cache.
+    static let coordsChunkBytes = 64 << 10
+    static let featuresChunkBytes = 1 << 20
 
     // MARK: write
 
@@ -71,11 +75,7 @@ public enum PatchBag {
                                   fileAttributes: fileAttributes)
                 }
             } catch let f as H5Failure {
-                let attributeStep = f.step.hasPrefix("write attribute")
-                throw PatchBagError(kind: .hdf5, path: path, what: "cannot \(f.step)", reason: f.reason,
-                                    hint: attributeStep
-                                        ? "each attribute must stay under 64 KiB (HDF5's object header limit); keep large provenance in a JSON file beside the bag"
-                                        : "check free disk space and the output folder, then rerun")
+                throw f.writeError(path)
             }
         }
     }
@@ -114,19 +114,13 @@ public enum PatchBag {
     private static func writeFile(_ tmp: String, n: Int, coords: [Int64], coordsAttributes: [String: HDF5Value],
                                   tissueFraction: [Float]?, features: [Float]?, featureDim: Int?,
                                   fileAttributes: [String: HDF5Value]) throws {
-        let fapl = try HDF5.check(H5Pcreate(rp_h5p_file_access()), "create file access properties")
-        defer { H5Pclose(fapl) }
-        // STRONG: H5Fclose really closes the file (and fails loudly) before we rename it.
-        try HDF5.check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set the file close degree")
-        // Nobody else knows the temporary name, so file locks only add failure modes (NFS, Lustre).
-        try HDF5.check(H5Pset_file_locking(fapl, false, true), "disable file locking")
-        let file = try HDF5.check(H5Fcreate(tmp, rp_h5f_acc_trunc(), rp_h5p_default(), fapl), "create the HDF5 file")
+        let file = try HDF5.createFile(tmp)
         var open = true
         defer { if open { H5Fclose(file) } }
 
         let c = try coords.withUnsafeBytes { buf in
             try HDF5.writeDataset(file, coordsName, fileType: rp_h5t_std_i64le(), memType: rp_h5t_native_int64(),
-                                  dims: [n, 2], chunkBytes: 64 << 10, elementSize: 8, values: buf)
+                                  dims: [n, 2], chunkBytes: coordsChunkBytes, elementSize: 8, values: buf)
         }
         // On any failure below the STRONG close in the defer above also closes `c`.
         try HDF5.writeAttributes(c, coordsAttributes, owner: "coords")
@@ -142,7 +136,7 @@ public enum PatchBag {
         if let f = features, let dim = featureDim {
             let d = try f.withUnsafeBytes { buf in
                 try HDF5.writeDataset(file, featuresName, fileType: rp_h5t_ieee_f32le(),
-                                      memType: rp_h5t_native_float(), dims: [n, dim], chunkBytes: 1 << 20,
+                                      memType: rp_h5t_native_float(), dims: [n, dim], chunkBytes: featuresChunkBytes,
                                       elementSize: 4, values: buf)
             }
             H5Dclose(d)
