@@ -3,6 +3,8 @@ import PackageDescription
 
 // System libraries come from Debian -dev packages (scripts/install-deps) through
 // system-library targets; each C module is a module map plus, at most, a tiny shim header.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "RadioPath",
     platforms: [.macOS(.v13)],
@@ -21,13 +23,15 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
-        .target(name: "ImageCore", dependencies: ["CPNG", "CTurboJPEG", "CTIFF"]),
+        .target(name: "ImageCore", dependencies: ["CPNG", "CTurboJPEG", "CTIFF"], swiftSettings: optimisedInDebug),
         .target(name: "SlideIO", dependencies: ["COpenSlide", "CTIFF", "ImageCore"]),
         .target(name: "PatchBag", dependencies: ["CHDF5"]),
         .target(name: "Tiler", dependencies: ["SlideIO", "ImageCore", "PatchBag"]),
         .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG"]),
         .target(name: "Archive"),
-        .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore"]),
+        // Inference and hashing are optimised in debug builds too: `swift test` runs real
+        // networks on real patches, which unoptimised Swift makes 20× slower.
+        .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore"], swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",
@@ -42,7 +46,7 @@ let package = Package(
         .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "SlideIO", "PatchBag", "TestSupport"]),
         .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "ImageCore", "COpenSlide", "CTIFF", "TestSupport"]),
         .testTarget(name: "EmbedderTests", dependencies: ["Embedder", "ImageCore", "SlideIO", "TestSupport"]),
-        .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "PatchBag", "SlideIO", "TestSupport"]),
+        .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],

@@ -14,6 +14,7 @@ public struct InputProblem: Sendable, Equatable {
     public var path: String
     public var reason: String
     public var hint: String
+    public init(path: String, reason: String, hint: String) { self.path = path; self.reason = reason; self.hint = hint }
 }
 
 /// Turns command-line arguments (files, folders, CSV manifests) into slides.

@@ -54,6 +54,12 @@ public struct EmbedResult: Codable, Sendable {
     public var warnings: [String] = []
     public var error: String?
     public var hint: String?
+
+    public init(slideID: String, bag: String, slide: String? = nil, output: String, status: Status,
+                error: String? = nil, hint: String? = nil) {
+        self.slideID = slideID; self.bag = bag; self.slide = slide; self.output = output; self.status = status
+        self.error = error; self.hint = hint
+    }
 }
 
 /// Embeds one slide: reads its bag, finds and checks the slide (quickhash), streams its
@@ -141,7 +147,8 @@ public enum EmbedJob {
             try features.withUnsafeMutableBufferPointer { out in
                 try encoder.encode(batch.pixels, count: batch.count, into: out)
                 try checkFinite(out, rows: batch.count, dim: encoder.featureDim, batch: batch, req: req, encoder: encoder)
-                try writer.append(coords: batch.coords, features: UnsafeBufferPointer(out), count: batch.count)
+                let rows = UnsafeBufferPointer(rebasing: out[0..<(batch.count * encoder.featureDim)])
+                try writer.append(coords: batch.coords, features: rows, count: batch.count)
             }
             progress(batch.count)
         }

@@ -4,6 +4,7 @@ import Embedder
 import FeatureExtraction
 import Foundation
 import ImageCore
+import PatchBag
 import SlideIO
 import Tiler
 
