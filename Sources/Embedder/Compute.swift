@@ -1,12 +1,17 @@
 import CBLAS
 import Foundation
 
-/// The one thread knob of inference: BLAS threads and the element-wise loops use the same
-/// count, which the caller chooses together with its patch-decoding threads so the two do
-/// not fight for the cores.
+/// The one thread knob of inference, chosen by the caller together with its patch-decoding
+/// threads so the two do not fight for the cores.
+///
+/// OpenBLAS itself is kept single-threaded: the engine splits every GEMM by rows over its own
+/// threads, each running im2col, its BLAS call and the fused bias/activation on its rows.
+/// (OpenBLAS's own workers spin in sched_yield between calls and took ~12 % of the cores
+/// from the element-wise work in between.)
 public enum Compute {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
+    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
     /// Threads used by BLAS and the element-wise kernels (≥ 1).
     public static var threads: Int {
@@ -14,20 +19,27 @@ public enum Compute {
         return current
     }
 
-    /// Sets the thread count for BLAS and the element-wise kernels.
+    /// Sets the thread count for GEMMs and the element-wise kernels.
     public static func setThreads(_ n: Int) {
-        let n = max(1, n)
-        lock.lock(); current = n; lock.unlock()
-        openblas_set_num_threads(Int32(n))
+        lock.lock(); current = max(1, n); lock.unlock()
     }
 
     /// Runs `body(chunk)` for chunks 0..<chunks on up to `threads` threads.
     static func parallel(_ chunks: Int, _ body: (Int) -> Void) {
+        _ = singleThreadedBLAS
         if chunks <= 1 || threads <= 1 {
             for c in 0..<chunks { body(c) }
         } else {
             DispatchQueue.concurrentPerform(iterations: chunks, execute: body)
         }
+    }
+
+    /// Splits 0..<n into `threads` contiguous ranges of at least `minRows` (fewer ranges when
+    /// n is small) and runs `body(part, range)` on them in parallel: the GEMM split.
+    static func parallelRows(_ n: Int, minRows: Int, _ body: (_ part: Int, _ rows: Range<Int>) -> Void) {
+        guard n > 0 else { return }
+        let parts = max(1, min(threads, n / max(1, minRows)))
+        parallel(parts) { p in body(p, (p * n / parts)..<((p + 1) * n / parts)) }
     }
 
     /// Splits 0..<n into about `threads × 4` contiguous ranges (at least `minChunk` each)
@@ -45,7 +57,8 @@ public enum Compute {
 
 extension Compute {
     /// The machine's attainable single-precision GEMM rate at the current thread count:
-    /// the best of `repeats` square `size`³ `cblas_sgemm` calls, in GFLOP/s (2·size³ each).
+    /// the best of `repeats` square `size`³ products, split by rows over the threads as the
+    /// engine splits its own (one `cblas_sgemm` per thread), in GFLOP/s (2·size³ each).
     public static func measureSGEMMPeak(size: Int = 2048, repeats: Int = 5) -> Double {
         let a = [Float](repeating: 0.5, count: size * size), b = [Float](repeating: 0.25, count: size * size)
         var c = [Float](repeating: 0, count: size * size)
@@ -53,11 +66,32 @@ extension Compute {
         for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
             a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-                sgemm(m: size, n: size, k: size, a: pa.baseAddress!, lda: size, b: pb.baseAddress!, ldb: size,
-                      transB: false, c: pc.baseAddress!, ldc: size)
+                let (pa, pb, pc) = (pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
+                parallelRows(size, minRows: 64) { _, r in
+                    sgemm(m: r.count, n: size, k: size, a: pa + r.lowerBound * size, lda: size, b: pb, ldb: size,
+                          transB: false, c: pc + r.lowerBound * size, ldc: size)
+                }
             } } }
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         return 2 * pow(Double(size), 3) / best / 1e9
+    }
+}
+
+extension Compute {
+    /// The OpenBLAS kernel family in use (e.g. "Haswell", "SkylakeX").
+    public static var blasCore: String { String(cString: openblas_get_corename()) }
+
+    /// The kernel family OpenBLAS should use but does not pick by itself, or nil. OpenBLAS
+    /// 0.3.21 (Debian 12) does not know that AMD Zen 4 has AVX-512 and runs its AVX2
+    /// ("Haswell"/"Zen") kernels there at about half the speed; its SkylakeX kernels need
+    /// only AVX-512 F/BW/DQ/VL, which the CPU reports. The choice is made when the library
+    /// loads, so the caller must set `OPENBLAS_CORETYPE` and restart the process.
+    public static func betterBLASCore(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        guard environment["OPENBLAS_CORETYPE"] == nil, ["Haswell", "Zen"].contains(blasCore),
+              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) ? "SkylakeX" : nil
     }
 }

@@ -74,10 +74,18 @@ enum Kernels {
 
     enum Activation { case none, relu, gelu }
 
-    /// c[i, j] = act(c[i, j] + bias[j]) over an m × n matrix with row stride `ld`.
+    /// c[i, j] = act(c[i, j] + bias[j]) over an m × n matrix with row stride `ld`, in parallel.
     static func biasActivation(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ld: Int,
                                bias: UnsafePointer<Float>, _ act: Activation) {
-        rows(m, work: n) { i in
+        Compute.parallelRanges(m, minChunk: max(1, (1 << 15) / max(1, n))) { r in
+            biasActivationRows(c + r.lowerBound * ld, m: r.count, n: n, ld: ld, bias: bias, act)
+        }
+    }
+
+    /// The same on the calling thread (the epilogue of one thread's GEMM rows).
+    static func biasActivationRows(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ld: Int,
+                                   bias: UnsafePointer<Float>, _ act: Activation) {
+        for i in 0..<m {
             let row = c + i * ld
             var j = 0
             while j + lanes <= n {

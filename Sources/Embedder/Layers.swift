@@ -80,73 +80,86 @@ struct Conv2D {
 
     var macsPerOutputPixel: Int { kernel * kernel * cin * cout }
 
-    /// out[b, ho, wo, Cout] = conv(input[b, h, w, Cin]) without bias (callers fuse bias and
-    /// activation, or accumulate into `out` with `beta` 1 for a residual). `scratch` holds
-    /// im2col rows, at most `Conv2D.im2colBudget` floats at a time.
-    func forward(_ input: UnsafePointer<Float>, batch: Int, side: Int,
-                 into out: UnsafeMutablePointer<Float>, beta: Float = 0, scratch: Buffer) {
+    /// out[b, ho, wo, Cout] = act(conv(input[b, h, w, Cin]) + beta·out + bias): beta 1
+    /// accumulates into `out` (a residual), `bias` nil leaves the bias to a later call.
+    /// Output rows (pixels) are split over the threads; each thread builds im2col rows for a
+    /// chunk in its own scratch, multiplies them and applies the epilogue while the chunk is
+    /// still in cache.
+    func forward(_ input: UnsafePointer<Float>, batch: Int, side: Int, into out: UnsafeMutablePointer<Float>,
+                 beta: Float = 0, bias: [Float]?, activation: Kernels.Activation = .none, scratch: ScratchPool) {
         let so = outputSide(side)
         let rows = batch * so * so
         let k = kernel * kernel * cin
-        if kernel == 1 && stride == 1 && pad == 0 {
-            weight.withUnsafeBufferPointer { w in
-                sgemm(m: rows, n: cout, k: cin, a: input, lda: cin, b: w.baseAddress!, ldb: cout, transB: false,
-                      c: out, ldc: cout, beta: beta)
+        let direct = kernel == 1 && stride == 1 && pad == 0
+        // About 256 Ki floats of A rows per chunk (L2-sized), never fewer than 128 rows.
+        let chunkRows = max(128, (256 << 10) / max(k, cout))
+        weight.withUnsafeBufferPointer { w in
+            let w = w.baseAddress!
+            Compute.parallelRows(rows, minRows: 64) { part, mine in
+                let cols = direct ? nil : scratch[part].reserve(chunkRows * k)
+                var r0 = mine.lowerBound
+                while r0 < mine.upperBound {
+                    let r1 = min(mine.upperBound, r0 + chunkRows)
+                    var a = input + r0 * cin
+                    if let cols {
+                        im2col(input, side: side, outSide: so, rows: r0..<r1, into: cols)
+                        a = UnsafePointer(cols)
+                    }
+                    sgemm(m: r1 - r0, n: cout, k: k, a: a, lda: direct ? cin : k, b: w, ldb: cout, transB: false,
+                          c: out + r0 * cout, ldc: cout, beta: beta)
+                    if let bias {
+                        bias.withUnsafeBufferPointer { b in
+                            Kernels.biasActivationRows(out + r0 * cout, m: r1 - r0, n: cout, ld: cout, bias: b.baseAddress!, activation)
+                        }
+                    }
+                    r0 = r1
+                }
             }
-            return
-        }
-        let chunkRows = max(64, min(rows, Self.im2colBudget / k))
-        let cols = scratch.reserve(chunkRows * k)
-        var r0 = 0
-        while r0 < rows {
-            let r1 = min(rows, r0 + chunkRows)
-            im2col(input, side: side, outSide: so, rows: r0..<r1, into: cols)
-            weight.withUnsafeBufferPointer { w in
-                sgemm(m: r1 - r0, n: cout, k: k, a: cols, lda: k, b: w.baseAddress!, ldb: cout, transB: false,
-                      c: out + r0 * cout, ldc: cout, beta: beta)
-            }
-            r0 = r1
         }
     }
 
-    /// 4 Mi floats (16 MiB) of im2col rows per GEMM: large enough for BLAS efficiency, small
-    /// enough to stay in the last-level cache and keep memory independent of the batch.
-    static let im2colBudget = 4 << 20
-
-    /// Rows `rows` (output pixels, batch-major) of the im2col matrix, zero-padded.
+    /// Rows `rows` (output pixels, batch-major) of the im2col matrix, zero-padded, on the
+    /// calling thread.
     private func im2col(_ input: UnsafePointer<Float>, side: Int, outSide so: Int, rows: Range<Int>,
                         into cols: UnsafeMutablePointer<Float>) {
         let k = kernel * kernel * cin
-        let (cin, kernel, stride, pad) = (self.cin, self.kernel, self.stride, self.pad)
-        let base = rows.lowerBound
-        Compute.parallelRanges(rows.count, minChunk: max(1, 8192 / k)) { part in
-            for r in part {
-                let row = base + r
-                let b = row / (so * so), p = row % (so * so)
-                let oy = p / so, ox = p % so
-                let dst = cols + r * k
-                let image = input + b * side * side * cin
-                for ky in 0..<kernel {
-                    let iy = oy * stride - pad + ky
-                    let tap = dst + ky * kernel * cin
-                    guard iy >= 0 && iy < side else { tap.update(repeating: 0, count: kernel * cin); continue }
-                    let ix0 = ox * stride - pad
-                    if ix0 >= 0 && ix0 + kernel <= side {
-                        // The whole kernel row is inside: one contiguous copy.
-                        tap.update(from: image + (iy * side + ix0) * cin, count: kernel * cin)
-                    } else {
-                        for kx in 0..<kernel {
-                            let ix = ix0 + kx
-                            if ix >= 0 && ix < side {
-                                (tap + kx * cin).update(from: image + (iy * side + ix) * cin, count: cin)
-                            } else {
-                                (tap + kx * cin).update(repeating: 0, count: cin)
-                            }
+        for row in rows {
+            let b = row / (so * so), p = row % (so * so)
+            let oy = p / so, ox = p % so
+            let dst = cols + (row - rows.lowerBound) * k
+            let image = input + b * side * side * cin
+            for ky in 0..<kernel {
+                let iy = oy * stride - pad + ky
+                let tap = dst + ky * kernel * cin
+                guard iy >= 0 && iy < side else { tap.update(repeating: 0, count: kernel * cin); continue }
+                let ix0 = ox * stride - pad
+                if ix0 >= 0 && ix0 + kernel <= side {
+                    // The whole kernel row is inside: one contiguous copy.
+                    tap.update(from: image + (iy * side + ix0) * cin, count: kernel * cin)
+                } else {
+                    for kx in 0..<kernel {
+                        let ix = ix0 + kx
+                        if ix >= 0 && ix < side {
+                            (tap + kx * cin).update(from: image + (iy * side + ix) * cin, count: cin)
+                        } else {
+                            (tap + kx * cin).update(repeating: 0, count: cin)
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// One scratch buffer per GEMM thread (by the part index of `Compute.parallelRows`).
+final class ScratchPool {
+    private var buffers: [Buffer] = []
+    private let lock = NSLock()
+
+    subscript(part: Int) -> Buffer {
+        lock.lock(); defer { lock.unlock() }
+        while buffers.count <= part { buffers.append(Buffer()) }
+        return buffers[part]
     }
 }
 
@@ -170,11 +183,18 @@ struct Linear {
         }
     }
 
-    /// out[m × out] = x[m × in]·Wᵀ (+ beta·out); bias is left to the caller's fused pass.
-    func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, beta: Float = 0) {
-        weight.withUnsafeBufferPointer { w in
-            sgemm(m: m, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures,
-                  transB: true, c: out, ldc: outFeatures, beta: beta)
-        }
+    /// out[m × out] = act(x[m × in]·Wᵀ + beta·out + bias), rows split over the threads with
+    /// the epilogue fused per thread.
+    func forward(_ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, beta: Float = 0,
+                 activation: Kernels.Activation = .none) {
+        let (n, k) = (outFeatures, inFeatures)
+        weight.withUnsafeBufferPointer { w in bias.withUnsafeBufferPointer { b in
+            let (w, b) = (w.baseAddress!, b.baseAddress!)
+            Compute.parallelRows(m, minRows: 32) { _, r in
+                sgemm(m: r.count, n: n, k: k, a: x + r.lowerBound * k, lda: k, b: w, ldb: k, transB: true,
+                      c: out + r.lowerBound * n, ldc: n, beta: beta)
+                Kernels.biasActivationRows(out + r.lowerBound * n, m: r.count, n: n, ld: n, bias: b, activation)
+            }
+        } }
     }
 }

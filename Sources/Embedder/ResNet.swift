@@ -21,7 +21,8 @@ final class ResNet50Trunc: PatchEncoder, CountsMACs {
     /// Images pushed through the network together: bounds activation memory (about 13 MB
     /// per image at 224 px) while keeping GEMMs large.
     private let microBatch = 8
-    private let buffers = (0..<6).map { _ in Buffer() }
+    private let buffers = (0..<5).map { _ in Buffer() }
+    private let scratch = ScratchPool()
 
     init(weights: SafeTensorsFile, contract: InputContract, provenance: [String: String]) throws {
         let w = WeightStore(weights)
@@ -84,28 +85,24 @@ final class ResNet50Trunc: PatchEncoder, CountsMACs {
         let biggest = n * stem.outputSide(side0) * stem.outputSide(side0) * 64
         var x = buffers[1].reserve(biggest), y = buffers[2].reserve(biggest)
         let t1 = buffers[3].reserve(biggest / 2), t2 = buffers[4].reserve(biggest / 4)
-        let scratch = buffers[5]
 
         var side = stem.outputSide(side0)
-        stem.forward(input, batch: n, side: side0, into: y, scratch: scratch)
-        Kernels.biasActivation(y, m: n * side * side, n: 64, ld: 64, bias: stem.bias, .relu)
+        stem.forward(input, batch: n, side: side0, into: y, bias: stem.bias, activation: .relu, scratch: scratch)
         side = maxPool3x3s2(y, batch: n, side: side, channels: 64, into: x)
 
         for b in blocks {
             let s2 = b.conv2.outputSide(side)
-            b.conv1.forward(x, batch: n, side: side, into: t1, scratch: scratch)
-            Kernels.biasActivation(t1, m: n * side * side, n: b.conv1.cout, ld: b.conv1.cout, bias: b.conv1.bias, .relu)
-            b.conv2.forward(t1, batch: n, side: side, into: t2, scratch: scratch)
-            Kernels.biasActivation(t2, m: n * s2 * s2, n: b.conv2.cout, ld: b.conv2.cout, bias: b.conv2.bias, .relu)
-            // Residual: accumulate conv3 into the identity (or the downsampled input) in place.
+            b.conv1.forward(x, batch: n, side: side, into: t1, bias: b.conv1.bias, activation: .relu, scratch: scratch)
+            b.conv2.forward(t1, batch: n, side: side, into: t2, bias: b.conv2.bias, activation: .relu, scratch: scratch)
+            // Residual: accumulate conv3 into the identity (or the downsampled input) in place,
+            // then add both biases and apply the ReLU in the same pass.
             if let d = b.downsample {
-                d.forward(x, batch: n, side: side, into: y, scratch: scratch)
-                b.conv3.forward(t2, batch: n, side: s2, into: y, beta: 1, scratch: scratch)
+                d.forward(x, batch: n, side: side, into: y, bias: nil, scratch: scratch)
+                b.conv3.forward(t2, batch: n, side: s2, into: y, beta: 1, bias: b.outBias, activation: .relu, scratch: scratch)
                 swap(&x, &y)
             } else {
-                b.conv3.forward(t2, batch: n, side: s2, into: x, beta: 1, scratch: scratch)
+                b.conv3.forward(t2, batch: n, side: s2, into: x, beta: 1, bias: b.outBias, activation: .relu, scratch: scratch)
             }
-            Kernels.biasActivation(x, m: n * s2 * s2, n: b.conv3.cout, ld: b.conv3.cout, bias: b.outBias, .relu)
             side = s2
         }
         globalAveragePool(x, batch: n, pixels: side * side, channels: featureDim, into: out)

@@ -44,6 +44,7 @@ final class VisionTransformer: PatchEncoder, CountsMACs {
     private let normBeforePool: Bool
     private let microBatch = 8
     private let buffers = (0..<6).map { _ in Buffer() }
+    private let scratch = ScratchPool()
     private let eps: Float = 1e-6
 
     init(name: String, config: ViTConfig, weights: SafeTensorsFile, contract: InputContract, provenance: [String: String]) throws {
@@ -105,10 +106,9 @@ final class VisionTransformer: PatchEncoder, CountsMACs {
         let x = buffers[1].reserve(rows * d)
         let h = buffers[2].reserve(rows * max(3 * d, hidden))   // LN output, then qkv, then MLP hidden
         let a = buffers[3].reserve(rows * d)                     // attention output / patch tokens
-        let scratch = buffers[4]
 
         // Patch embedding (16×16 stride-16 convolution) and tokens: [cls, patches] + pos.
-        patchEmbed.forward(input, batch: n, side: side, into: a, scratch: scratch)
+        patchEmbed.forward(input, batch: n, side: side, into: a, bias: nil, scratch: scratch)
         for b in 0..<n {
             let tok = x + b * t * d
             for j in 0..<d { tok[j] = clsToken[j] + posEmbed[j] }
@@ -123,16 +123,12 @@ final class VisionTransformer: PatchEncoder, CountsMACs {
             let normed = buffers[5].reserve(rows * d)
             Kernels.layerNorm(x, normed, m: rows, n: d, weight: blk.norm1w, bias: blk.norm1b, eps: eps)
             blk.qkv.forward(normed, rows: rows, into: h)
-            Kernels.biasActivation(h, m: rows, n: 3 * d, ld: 3 * d, bias: blk.qkv.bias, .none)
             attention(qkv: h, batch: n, into: a)
             blk.proj.forward(a, rows: rows, into: x, beta: 1)
-            Kernels.biasActivation(x, m: rows, n: d, ld: d, bias: blk.proj.bias, .none)
             // x += fc2(gelu(fc1(norm2(x))))
             Kernels.layerNorm(x, normed, m: rows, n: d, weight: blk.norm2w, bias: blk.norm2b, eps: eps)
-            blk.fc1.forward(normed, rows: rows, into: h)
-            Kernels.biasActivation(h, m: rows, n: hidden, ld: hidden, bias: blk.fc1.bias, .gelu)
+            blk.fc1.forward(normed, rows: rows, into: h, activation: .gelu)
             blk.fc2.forward(h, rows: rows, into: x, beta: 1)
-            Kernels.biasActivation(x, m: rows, n: d, ld: d, bias: blk.fc2.bias, .none)
         }
 
         switch config.pool {
@@ -155,16 +151,14 @@ final class VisionTransformer: PatchEncoder, CountsMACs {
 
     /// Multi-head self-attention for each image and head: softmax(q·kᵀ/√hd)·v, reading q, k, v
     /// in place from the packed qkv rows (timm's (3, heads, hd) split) and writing each head's
-    /// output into its columns of `out`. Heads run in parallel with single-threaded BLAS:
-    /// 197×197×64 products are too small to split across threads.
+    /// output into its columns of `out`. Heads run in parallel, one thread each: 197×197×64
+    /// products are too small to split.
     private func attention(qkv: UnsafePointer<Float>, batch n: Int, into out: UnsafeMutablePointer<Float>) {
         let d = config.dim, t = config.tokens, heads = config.heads, hd = d / heads
         let scale = 1 / Float(hd).squareRoot()
         let jobs = n * heads
         let threads = Compute.threads
         let scores = buffers[4].reserve(threads * t * t)
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threads)) }
         let perWorker = (jobs + threads - 1) / threads
         Compute.parallel(threads) { worker in
             let s = scores + worker * t * t
