@@ -5,22 +5,6 @@ import XCTest
 
 /// End to end through the built `radiopath` binary, as a user runs it.
 final class TileCommandTests: XCTestCase {
-    /// The `radiopath` executable built beside this test bundle.
-    func binary() throws -> String {
-        let dir = Bundle.main.bundleURL.path
-        let candidates = [dir + "/radiopath", TestEnv.packageRoot + "/.build/debug/radiopath"]
-        guard let bin = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            XCTFail("radiopath executable not found in \(candidates); build it with `swift build`")
-            throw XCTSkip("no binary")
-        }
-        return bin
-    }
-
-    func radiopath(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let r = try TestEnv.run(try binary(), args)
-        return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
-    }
-
     /// A small synthetic slide made by the CLI itself.
     func synth(_ dir: String, name: String = "synth", seed: Int = 5, size: (Int, Int) = (6000, 4500)) throws -> String {
         let path = "\(dir)/\(name).tiff"
