@@ -11,6 +11,7 @@ usage: bench_embed.py --bin .build/release/radiopath [--threads 2] [--batch-size
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -56,10 +57,13 @@ def gflop_per_patch(arch):
     return 2 * macs / 1e9
 
 
-def radiopath_rate(binary, arch, weights, a):
-    """RadioPath's `embed bench` JSON plus its peak RSS, or None with the reason printed."""
+def radiopath_rate(binary, arch, weights, a, unset_coretype=False):
+    """RadioPath's `embed bench` JSON plus its peak RSS, or None with the reason printed.
+    `unset_coretype` runs it without OPENBLAS_CORETYPE, letting radiopath pick the kernels."""
     cmd = [binary, "embed", "bench", "--encoder", arch, "--weights", weights, "--batch-size", a.batch_size,
            "--patches", a.patches, "--threads", a.threads, "--json"]
+    if unset_coretype:
+        cmd = ["env", "-u", "OPENBLAS_CORETYPE", *cmd]
     if not Path(binary).exists():
         print(f"note: {binary} not found (make build); RadioPath column left empty", file=sys.stderr)
         return None
@@ -130,30 +134,34 @@ def main():
         subprocess.run([sys.executable, str(ROOT / "scripts/embed_weights.py"), arch, str(weights), "--seed", "0",
                         *WEIGHT_ARGS[arch]], check=True)
         flops = gflop_per_patch(arch)
-        rp = radiopath_rate(a.bin, arch, weights, a) or {}
         pt, layout = torch_rate(arch, weights, a)
-        rp_rate = rp.get("patches_per_second", nan)
-        rows.append(dict(model=arch, threads=a.threads, batch_size=a.batch_size, patches=a.patches,
-                         radiopath=rp_rate, pytorch=pt, pytorch_layout=layout, ratio=rp_rate / pt,
-                         gflop_per_patch_radiopath=rp.get("gflop_per_patch", nan), gflop_per_patch_counted=flops,
-                         radiopath_gflops=rp.get("achieved_gflops", nan), pytorch_gflops=pt * flops,
-                         sgemm_peak_gflops=rp.get("sgemm_peak_gflops", nan),
-                         pct_of_peak=100 * rp.get("achieved_gflops", nan) / rp.get("sgemm_peak_gflops", nan),
-                         radiopath_peak_mib=rp.get("peak_mib", nan)))
-        r = rows[-1]
-        said = "did not run" if rp_rate != rp_rate else f"{rp_rate:.2f}/s"
-        print(f"{arch}: RadioPath {said}, PyTorch {pt:.2f}/s ({layout}), "
-              f"{flops:.3f} GFLOP/patch counted here vs {r['gflop_per_patch_radiopath']:.3f} RadioPath's", file=sys.stderr)
+        # The environment may pin OpenBLAS's kernels (OPENBLAS_CORETYPE); on an AVX-512 CPU
+        # also run without the pin, as radiopath then picks the AVX-512 kernels itself.
+        variants = [False] + ([True] if os.environ.get("OPENBLAS_CORETYPE") and _has_avx512() else [])
+        for unset in variants:
+            rp = radiopath_rate(a.bin, arch, weights, a, unset_coretype=unset) or {}
+            rp_rate = rp.get("patches_per_second", nan)
+            rows.append(dict(model=arch, blas_core=rp.get("blas_core", "?"), threads=a.threads, batch_size=a.batch_size, patches=a.patches,
+                             radiopath=rp_rate, pytorch=pt, pytorch_layout=layout, ratio=rp_rate / pt,
+                             gflop_per_patch_radiopath=rp.get("gflop_per_patch", nan), gflop_per_patch_counted=flops,
+                             radiopath_gflops=rp.get("achieved_gflops", nan), pytorch_gflops=pt * flops,
+                             sgemm_peak_gflops=rp.get("sgemm_peak_gflops", nan),
+                             pct_of_peak=100 * rp.get("achieved_gflops", nan) / rp.get("sgemm_peak_gflops", nan),
+                             radiopath_peak_mib=rp.get("peak_mib", nan)))
+            r = rows[-1]
+            said = "did not run" if rp_rate != rp_rate else f"{rp_rate:.2f}/s"
+            print(f"{arch}: RadioPath {said}, PyTorch {pt:.2f}/s ({layout}), "
+                  f"{flops:.3f} GFLOP/patch counted here vs {r['gflop_per_patch_radiopath']:.3f} RadioPath's", file=sys.stderr)
 
-    md = [f"| model | RadioPath patches/s | PyTorch {_torch_version()} patches/s | RadioPath / PyTorch | "
+    md = [f"| model | OpenBLAS kernels | RadioPath patches/s | PyTorch {_torch_version()} patches/s | RadioPath / PyTorch | "
           f"GFLOP/patch (RadioPath / counted here) | RadioPath GFLOP/s | PyTorch GFLOP/s | sgemm peak GFLOP/s | "
           f"RadioPath % of peak | RadioPath peak MiB |",
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     def f(v, spec, suffix=""):
         return "—" if v != v else format(v, spec) + suffix  # NaN: RadioPath did not run
 
     for r in rows:
-        md.append(f"| {r['model']} | {f(r['radiopath'], '.2f')} | {r['pytorch']:.2f} ({r['pytorch_layout']}) | "
+        md.append(f"| {r['model']} | {r['blas_core']} | {f(r['radiopath'], '.2f')} | {r['pytorch']:.2f} ({r['pytorch_layout']}) | "
                   f"{f(r['ratio'], '.2f', 'x')} | {f(r['gflop_per_patch_radiopath'], '.3f')} / {r['gflop_per_patch_counted']:.3f} | "
                   f"{f(r['radiopath_gflops'], '.1f')} | {r['pytorch_gflops']:.1f} | {f(r['sgemm_peak_gflops'], '.1f')} | "
                   f"{f(r['pct_of_peak'], '.0f', ' %')} | {f(r['radiopath_peak_mib'], '.0f')} |")
@@ -162,6 +170,11 @@ def main():
               f"from scripts/embed_weights.py (same file for both); PyTorch timed after one warm-up batch.")
     clean = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()} for r in rows]  # NaN -> null
     write_report(out, "embed", md, clean)
+
+
+def _has_avx512():
+    flags = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "").split()
+    return all(f in flags for f in ("avx512f", "avx512bw", "avx512dq", "avx512vl"))
 
 
 def _torch_version():

@@ -38,6 +38,7 @@ struct EmbedBenchCommand: ParsableCommand {
     struct Result: Encodable {
         let encoder: String, threads: Int, batch_size: Int, patches: Int, seconds: Double
         let patches_per_second: Double, gflop_per_patch: Double?, achieved_gflops: Double?, sgemm_peak_gflops: Double
+        let blas_core: String
     }
 
     func run() throws {
@@ -67,13 +68,14 @@ struct EmbedBenchCommand: ParsableCommand {
         let peak = Compute.measureSGEMMPeak()
         let r = Result(encoder: encoder, threads: threads, batch_size: batchSize, patches: done, seconds: seconds,
                        patches_per_second: rate, gflop_per_patch: gflop, achieved_gflops: gflop.map { $0 * rate },
-                       sgemm_peak_gflops: peak)
+                       sgemm_peak_gflops: peak, blas_core: Compute.blasCore)
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]
             print(String(decoding: try e.encode(r), as: UTF8.self))
         } else {
-            print(String(format: "%@: %d patches in %.2f s = %.1f patches/s on %d threads", encoder, done, seconds, rate, threads))
+            print(String(format: "%@: %d patches in %.2f s = %.1f patches/s on %d threads (OpenBLAS %@ kernels)", encoder, done,
+                         seconds, rate, threads, Compute.blasCore))
             if let g = r.achieved_gflops, let f = gflop {
                 print(String(format: "%.2f GFLOP/patch → %.0f GFLOP/s = %.0f%% of the sgemm peak (%.0f GFLOP/s)", f, g, 100 * g / peak, peak))
             }
