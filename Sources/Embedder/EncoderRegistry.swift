@@ -25,7 +25,7 @@ public enum EncoderRegistry {
 
     public static let cards: [Card] = [
         Card(name: "pathomic-v1", summary: "built in, no weights: stain (HED OD), texture (GLCM, LBP) and nuclear-density descriptor",
-             needsWeights: false, featureDim: PathomicEncoder.featureNames.count),
+             needsWeights: false, featureDim: PathomicV1.featureNames.count),
         Card(name: "resnet50-trunc", summary: "ResNet-50 through layer3 + average pool (CLAM's default), torchvision names",
              needsWeights: true, featureDim: 1024),
         Card(name: "vit-s16", summary: "ViT-S/16 at 224 px, timm names", needsWeights: true, featureDim: 384),

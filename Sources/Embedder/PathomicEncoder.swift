@@ -34,12 +34,7 @@ public final class PathomicEncoder: PatchEncoder {
 
     public func encode(_ pixels: UnsafeBufferPointer<UInt8>, count: Int, into out: UnsafeMutableBufferPointer<Float>) throws {
         let side = contract.patchPx, bytes = side * side * 3, dim = featureDim
-        guard count >= 0, pixels.count >= count * bytes else {
-            throw PathomicInputError("\(name): \(pixels.count) bytes for \(count) patches; each patch must be \(side)x\(side) RGB (\(bytes) bytes) — resize patches to the encoder's contract first")
-        }
-        guard out.count >= count * dim else {
-            throw PathomicInputError("\(name): output holds \(out.count) floats, \(count) patches need \(count * dim) (\(dim) per patch)")
-        }
+        try checkBatch(self, pixels, count: count, out: out)
         guard count > 0, let src = pixels.baseAddress, let dst = out.baseAddress else { return }
         // Contiguous runs of patches per thread, each with its own reused scratch buffers.
         let chunks = min(count, Compute.threads)
@@ -51,9 +46,3 @@ public final class PathomicEncoder: PatchEncoder {
     }
 }
 
-/// Patches that do not fit the encoder's input contract.
-struct PathomicInputError: Error, CustomStringConvertible, LocalizedError {
-    let description: String
-    init(_ d: String) { description = d }
-    var errorDescription: String? { description }
-}

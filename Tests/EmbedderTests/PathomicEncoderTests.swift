@@ -39,11 +39,11 @@ final class PathomicEncoderTests: XCTestCase {
         var out = [Float](repeating: 0, count: 58)
         XCTAssertThrowsError(try bytes.withUnsafeBufferPointer { b in
             try out.withUnsafeMutableBufferPointer { try encoder.encode(b, count: 1, into: $0) }
-        }) { XCTAssertTrue("\($0)".contains("224x224"), "\($0)") }
+        }) { XCTAssertTrue("\($0)".contains("224×224") && "\($0)".contains("150527 bytes"), "\($0)") }
         let ok = [UInt8](repeating: 255, count: 2 * 224 * 224 * 3)
         XCTAssertThrowsError(try ok.withUnsafeBufferPointer { b in
             try out.withUnsafeMutableBufferPointer { try encoder.encode(b, count: 2, into: $0) }
-        }) { XCTAssertTrue("\($0)".contains("116"), "\($0)") }
+        }) { XCTAssertTrue("\($0)".contains("2×58") && "\($0)".contains("got 301056 bytes and 58 floats"), "\($0)") }
     }
 
     func testDegeneratePatchesHaveDefinedValues() throws {
