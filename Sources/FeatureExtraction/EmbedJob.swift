@@ -113,20 +113,27 @@ public enum EmbedJob {
             result.warnings.append("the bag records no slide quickhash (not a RadioPath bag?): the slide could not be verified")
         }
 
-        // The encoder's contract decides the delivered patch size.
+        // The bag's patch side at its target scale (`target_patch_size`, or the read size for
+        // CLAM's bags) must be the encoder's; reading larger and shrinking to it is the
+        // tiler's own scale step, not a mismatch.
         let want = encoder.contract.patchPx
-        var outputSize = Int(readSize)
-        if Int(readSize) != want {
-            guard Int(readSize) > want else {
-                throw Failure(what: "patches are \(readSize) px at level \(level), smaller than \(encoder.name)'s \(want) px",
+        var bagPatch = Int(readSize)
+        if case .int(let t)? = bag.coordsAttributes["target_patch_size"], t > 0 { bagPatch = Int(t) }
+        if bagPatch != want {
+            guard bagPatch > want else {
+                throw Failure(what: "patches are \(bagPatch) px, smaller than \(encoder.name)'s \(want) px",
                               hint: "re-tile with --patch-size \(want)" + (encoder.contract.mpp.map { " --target-mpp \($0)" } ?? ""))
             }
             guard req.sizeMismatch == .resize else {
-                throw Failure(what: "patches are \(readSize) px at level \(level); \(encoder.name) takes \(want) px",
+                throw Failure(what: "patches are \(bagPatch) px; \(encoder.name) takes \(want) px",
                               hint: "re-tile with --patch-size \(want), or pass --size-mismatch resize")
             }
-            outputSize = want
-            result.warnings.append("patches of \(readSize) px at level \(level) resized to \(want) px (area averaging) for \(encoder.name)")
+            result.warnings.append("patches of \(bagPatch) px resized to \(want) px (area averaging) for \(encoder.name)")
+        }
+        let outputSize = want
+        guard Int(readSize) >= outputSize else {
+            throw Failure(what: "the bag reads \(readSize)-px regions at level \(level), smaller than the \(want) px \(encoder.name) needs",
+                          hint: "re-tile with --patch-size \(want) at a finer level")
         }
         if let want = encoder.contract.mpp, let mpp = slide.scale?.mpp, slide.levels.indices.contains(Int(level)) {
             let have = mpp * slide.levels[Int(level)].downsample * Double(readSize) / Double(outputSize)
