@@ -79,19 +79,7 @@ extension Compute {
 }
 
 extension Compute {
-    /// The OpenBLAS kernel family in use (e.g. "Haswell", "SkylakeX").
+    /// The OpenBLAS kernel family in use (e.g. "Haswell", "Cooperlake"): OpenBLAS picks it from
+    /// the CPU when it loads, unless `OPENBLAS_CORETYPE` names one.
     public static var blasCore: String { String(cString: openblas_get_corename()) }
-
-    /// The kernel family OpenBLAS should use but does not pick by itself, or nil. OpenBLAS
-    /// 0.3.21 (Debian 12) does not know that AMD Zen 4 has AVX-512 and runs its AVX2
-    /// ("Haswell"/"Zen") kernels there at about half the speed; its SkylakeX kernels need
-    /// only AVX-512 F/BW/DQ/VL, which the CPU reports. The choice is made when the library
-    /// loads, so the caller must set `OPENBLAS_CORETYPE` and restart the process.
-    public static func betterBLASCore(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        guard environment["OPENBLAS_CORETYPE"] == nil, ["Haswell", "Zen"].contains(blasCore),
-              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
-        let flags = Set(flagsLine.split(separator: " ").map(String.init))
-        return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) ? "SkylakeX" : nil
-    }
 }

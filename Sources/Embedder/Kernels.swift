@@ -16,7 +16,9 @@ enum Kernels {
 
     /// e^x to about 2 ulp (Cephes' expf polynomial); inputs below −87 give ~1e-38, not 0.
     @inline(__always) static func exp(_ x: V) -> V {
-        let x = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+        // Clamp with compares and selects: SIMD's `clamped` calls generic min/max out of line.
+        let lo = V(repeating: -87.3), hi = V(repeating: 88.7)
+        let x = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
         // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick (no libm call).
         let magic = V(repeating: 12_582_912)
         let shifted = x * V(repeating: 1.442_695_04) + magic

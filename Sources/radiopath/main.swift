@@ -21,16 +21,7 @@ struct RadioPath: ParsableCommand {
 }
 
 #if canImport(Glibc)
-import Embedder
 import Glibc
-
-// OpenBLAS picks its kernels when it loads, before any Swift runs, and 0.3.21 misses AVX-512
-// on AMD Zen 4 (half the GEMM speed). Restart once with the kernel named; the variable set
-// here also stops a second restart. A user's own OPENBLAS_CORETYPE is respected.
-if let core = Compute.betterBLASCore() {
-    setenv("OPENBLAS_CORETYPE", core, 1)
-    execv("/proc/self/exe", CommandLine.unsafeArgv)   // returns only on failure: go on as we are
-}
 
 // Slides are read through many large, short-lived buffers (OpenSlide's regions, decoded
 // levels, masks). glibc gives each one its own mmap and returns it with munmap, and every
