@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "SafeTensors", "Embedder", "FeatureExtraction"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,7 +31,8 @@ let package = Package(
         .target(name: "Archive"),
         // Inference and hashing are optimised in debug builds too: `swift test` runs real
         // networks on real patches, which unoptimised Swift makes 20× slower.
-        .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore"], swiftSettings: optimisedInDebug),
+        .target(name: "SafeTensors"),
+        .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors"], swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",
@@ -45,9 +46,10 @@ let package = Package(
         .testTarget(name: "PatchBagTests", dependencies: ["PatchBag", "TestSupport"]),
         .testTarget(name: "TilerTests", dependencies: ["Tiler", "SlideSynth", "SlideIO", "PatchBag", "TestSupport"]),
         .testTarget(name: "SlideSynthTests", dependencies: ["SlideSynth", "ImageCore", "COpenSlide", "CTIFF", "TestSupport"]),
-        .testTarget(name: "EmbedderTests", dependencies: ["Embedder", "ImageCore", "SlideIO", "TestSupport"],
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
+        .testTarget(name: "EmbedderTests", dependencies: ["Embedder", "SafeTensors", "ImageCore", "SlideIO", "TestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
+        .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "SafeTensors", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],

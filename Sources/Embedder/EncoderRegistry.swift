@@ -1,4 +1,5 @@
 import Foundation
+import SafeTensors
 import ImageCore
 
 /// Options a user may set on top of an encoder's card.
@@ -52,7 +53,10 @@ public enum EncoderRegistry {
             throw EmbedderError(.unknownEncoder, path: "", what: "\(name) needs a weight file",
                                 hint: "pass --weights FILE.safetensors (timm/torchvision tensor names); weights cannot be downloaded here")
         }
-        let file = try SafeTensorsFile(path: weights)
+        let file: SafeTensorsFile
+        do { file = try SafeTensorsFile(path: weights) } catch let e as SafeTensorsError {
+            throw EmbedderError(.unreadableWeights, path: e.path, what: e.what, hint: e.hint)
+        }
         let contract = InputContract(patchPx: 224, mpp: options.mpp ?? 0.5, resize: "area (OpenCV INTER_AREA) when the patch is larger",
                                      mean: options.mean ?? InputContract.imagenetMean, std: options.std ?? InputContract.imagenetStd)
         var provenance = ["encoder": name, "weights_file": URL(fileURLWithPath: weights).lastPathComponent,

@@ -1,4 +1,5 @@
 import Foundation
+import SafeTensors
 
 /// torchvision's ResNet-50 (v1.5: the stride sits on the 3×3 convolution) cut after layer3,
 /// global-average-pooled to 1024 values — CLAM's and TRIDENT's `resnet50_trunc`. Batch norms

@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+import SafeTensors
 
 /// The shape of a Vision Transformer in timm's `VisionTransformer` layout.
 public struct ViTConfig: Sendable, Equatable, Codable {

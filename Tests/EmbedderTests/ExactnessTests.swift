@@ -1,5 +1,6 @@
 @testable import Embedder
 import Foundation
+import SafeTensors
 import ImageCore
 import SlideIO
 import TestSupport

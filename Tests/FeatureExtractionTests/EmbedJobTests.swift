@@ -1,6 +1,7 @@
 @testable import Embedder
 import FeatureExtraction
 import Foundation
+import SafeTensors
 import ImageCore
 import PatchBag
 import SlideIO

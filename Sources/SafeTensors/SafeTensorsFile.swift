@@ -1,6 +1,6 @@
 import Foundation
 
-/// A `.safetensors` weight file: an 8-byte little-endian header length, a JSON header
+/// A `.safetensors` file (PyTorch/Hugging Face weights): an 8-byte little-endian header length, a JSON header
 /// (`name → {dtype, shape, data_offsets}` and optional `__metadata__`), then the raw
 /// little-endian tensors. The file is memory-mapped; tensors are converted to Float on demand.
 public final class SafeTensorsFile {
@@ -17,17 +17,17 @@ public final class SafeTensorsFile {
     private let dataStart: Int
 
     /// Bytes per element of the dtypes this reader converts to Float.
-    static let elementSize = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8]
+    public static let elementSize = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8]
 
     public init(path: String) throws {
         self.path = path
-        func bad(_ what: String) -> EmbedderError {
-            EmbedderError(.unreadableWeights, path: path, what: what,
-                          hint: "pass a .safetensors file (convert a PyTorch .bin/.pth with safetensors.torch.save_file)")
+        func bad(_ what: String) -> SafeTensorsError {
+            SafeTensorsError(path: path, what: what,
+                             hint: "pass a .safetensors file (convert a PyTorch .bin/.pth with safetensors.torch.save_file)")
         }
         guard FileManager.default.fileExists(atPath: path) else {
-            throw EmbedderError(.unreadableWeights, path: path, what: "weight file not found",
-                                hint: "check the --weights path; weights cannot be downloaded here, bring the file")
+            throw SafeTensorsError(path: path, what: "weight file not found",
+                                   hint: "check the --weights path; weights cannot be downloaded here, bring the file")
         }
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
             throw bad("cannot read the file (\(error.localizedDescription))")
@@ -70,12 +70,12 @@ public final class SafeTensorsFile {
     /// The tensor's values as Float (F32, F16, BF16, F64 or I64 in the file).
     public func floats(_ name: String) throws -> [Float] {
         guard let e = entries[name] else {
-            throw EmbedderError(.weightMismatch, path: path, what: "no tensor '\(name)'", hint: "")
+            throw SafeTensorsError(path: path, what: "no tensor '\(name)'", hint: "")
         }
         let count = e.shape.reduce(1, *)
         guard Self.elementSize[e.dtype] != nil else {
-            throw EmbedderError(.unreadableWeights, path: path, what: "tensor '\(name)' has dtype \(e.dtype)",
-                                hint: "store the weights as F32, F16 or BF16")
+            throw SafeTensorsError(path: path, what: "tensor '\(name)' has dtype \(e.dtype)",
+                                   hint: "store the weights as F32, F16 or BF16")
         }
         return data.withUnsafeBytes { raw -> [Float] in
             let base = raw.baseAddress! + dataStart + e.begin
@@ -93,48 +93,9 @@ public final class SafeTensorsFile {
     }
 }
 
-/// Hands an architecture the tensors it asks for and remembers every problem, so one load
-/// reports all missing, mis-shaped and unexpected tensors at once instead of the first.
-final class WeightStore {
-    let file: SafeTensorsFile
-    private var used = Set<String>()
-    private var missing: [String] = []
-    private var misshaped: [String] = []
 
-    init(_ file: SafeTensorsFile) { self.file = file }
-
-    func has(_ name: String) -> Bool { file.entries[name] != nil }
-
-    /// The tensor `name` of exactly `shape`; zeros (and a recorded problem) when it is
-    /// missing or has another shape.
-    func take(_ name: String, _ shape: [Int]) -> [Float] {
-        used.insert(name)
-        let count = shape.reduce(1, *)
-        guard let e = file.entries[name] else { missing.append("\(name) \(shape)"); return [Float](repeating: 0, count: count) }
-        guard e.shape == shape || (e.shape.reduce(1, *) == count && e.shape.filter { $0 != 1 } == shape.filter { $0 != 1 }) else {
-            misshaped.append("\(name): file \(e.shape), expected \(shape)")
-            return [Float](repeating: 0, count: count)
-        }
-        guard let v = try? file.floats(name) else { misshaped.append("\(name): unsupported dtype \(e.dtype)"); return [Float](repeating: 0, count: count) }
-        return v
-    }
-
-    /// Marks tensors as known but unused (e.g. `layer4.*` for a truncated ResNet).
-    func ignore(where predicate: (String) -> Bool) {
-        for name in file.entries.keys where predicate(name) { used.insert(name) }
-    }
-
-    /// Throws one error listing every problem, naming the architecture.
-    func finish(architecture: String) throws {
-        let unexpected = file.entries.keys.filter { !used.contains($0) }.sorted()
-        guard missing.isEmpty && misshaped.isEmpty && unexpected.isEmpty else {
-            func list(_ title: String, _ items: [String]) -> String {
-                items.isEmpty ? "" : "\n  \(title) (\(items.count)): " + items.prefix(12).joined(separator: ", ") + (items.count > 12 ? ", …" : "")
-            }
-            throw EmbedderError(.weightMismatch, path: file.path,
-                                what: "the weights do not fit \(architecture):" + list("missing", missing)
-                                    + list("wrong shape", misshaped) + list("unexpected", unexpected),
-                                hint: "\nuse the weights of this architecture (timm/torchvision tensor names), or pick the encoder that matches the file")
-        }
-    }
+/// A weight file that cannot be read, naming it, what is wrong and what to do.
+public struct SafeTensorsError: Error, CustomStringConvertible, Sendable {
+    public let path: String, what: String, hint: String
+    public var description: String { "\(path): \(what)" + (hint.isEmpty ? "" : " — \(hint)") }
 }
