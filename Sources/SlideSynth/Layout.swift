@@ -428,7 +428,8 @@ extension SlideLayout {
             }
             tumours.append(Polygon(pts))
         }
-        self.tumours = tumours
+        // Drawn either way, so a tumour-free slide keeps the seed's layout and pen mark.
+        self.tumours = spec.tumour ? tumours : []
 
         // Pen: a wavy stroke inside the band at the top, on glass.
         if spec.penMark {

@@ -26,6 +26,10 @@ public struct SyntheticSlideSpec: Codable, Sendable, Equatable {
     public var penMark: Bool = true
     /// Writes `nuclei.csv` with the truth (can be large for big slides).
     public var writeNucleiTruth: Bool = true
+    /// Paints 1–3 tumour regions (denser, larger, darker nuclei on pinker stroma); false
+    /// gives a tumour-free slide with the same tissue and pen mark: the negatives of a
+    /// slide-label experiment.
+    public var tumour: Bool = true
 
     public init(width: Int, height: Int) {
         self.width = width
@@ -33,7 +37,7 @@ public struct SyntheticSlideSpec: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case width, height, mpp, magnification, tileSize, jpegQuality, seed, tissueRegions, penMark, writeNucleiTruth
+        case width, height, mpp, magnification, tileSize, jpegQuality, seed, tissueRegions, penMark, writeNucleiTruth, tumour
     }
 
     /// Decodes a spec; only `width` and `height` are required, so a JSON spec file can
@@ -49,6 +53,7 @@ public struct SyntheticSlideSpec: Codable, Sendable, Equatable {
         if let v = try c.decodeIfPresent(Int.self, forKey: .tissueRegions) { tissueRegions = v }
         if let v = try c.decodeIfPresent(Bool.self, forKey: .penMark) { penMark = v }
         if let v = try c.decodeIfPresent(Bool.self, forKey: .writeNucleiTruth) { writeNucleiTruth = v }
+        if let v = try c.decodeIfPresent(Bool.self, forKey: .tumour) { tumour = v }
     }
 
     /// Throws when a field is out of range, naming the field and the allowed range.

@@ -31,6 +31,7 @@ struct SynthSlideCommand: ParsableCommand {
     @Option(help: "JPEG quality 1–100.") var quality = 85
     @Flag(name: .customLong("no-pen-mark"), help: "Leave out the marker-ink stroke on the glass.") var noPenMark = false
     @Flag(name: .customLong("no-nuclei-truth"), help: "Do not write nuclei.csv (saves space on huge slides).") var noNucleiTruth = false
+    @Flag(name: .customLong("no-tumour"), help: "No tumour regions: a negative slide (same tissue layout for the seed).") var noTumour = false
     @Option(help: "Ground-truth folder.") var truth: String?
 
     func validate() throws {
@@ -52,6 +53,7 @@ struct SynthSlideCommand: ParsableCommand {
         spec.jpegQuality = quality
         spec.penMark = !noPenMark
         spec.writeNucleiTruth = !noNucleiTruth
+        spec.tumour = !noTumour
         let truthDir = truth ?? (URL(fileURLWithPath: out).deletingPathExtension().path + ".truth")
         let start = Date()
         let isTTY = isatty(STDERR_FILENO) != 0

@@ -384,6 +384,13 @@ final class SlideSynthTests: XCTestCase {
         let spec2 = try JSONDecoder().decode(SyntheticSlideSpec.self, from: JSONSerialization.data(withJSONObject: specJSON))
         XCTAssertEqual(spec2, f.spec)
         XCTAssertEqual(SlideSynth.truth(for: spec2).tumourPolygons, t.tumourPolygons)
+        // a tumour-free slide keeps the seed's tissue but has no tumour anywhere
+        var negative = f.spec
+        negative.tumour = false
+        let n = SlideSynth.truth(for: negative)
+        XCTAssertTrue(n.tumourPolygons.isEmpty)
+        XCTAssertEqual(n.tissueMask(downsample: 64), t.tissueMask(downsample: 64))
+        for poly in t.tumourPolygons { for p in poly { XCTAssertFalse(n.isTumour(x: p.x, y: p.y)) } }
         // a partial JSON spec takes the defaults for what it leaves out
         let partial = try JSONDecoder().decode(SyntheticSlideSpec.self, from: Data(#"{"width": 5000, "height": 4000, "seed": 9}"#.utf8))
         var expected = SyntheticSlideSpec(width: 5000, height: 4000)
