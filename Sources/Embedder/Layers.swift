@@ -198,3 +198,51 @@ struct Linear {
         } }
     }
 }
+
+/// torchvision's ToTensor + Normalize, in the same float operations: (p/255 − mean)/std,
+/// interleaved RGB in, NHWC out.
+func normalise(_ pixels: UnsafePointer<UInt8>, count: Int, mean: [Float], std: [Float], into out: UnsafeMutablePointer<Float>) {
+    let (m0, m1, m2) = (mean[0], mean[1], mean[2]), (s0, s1, s2) = (std[0], std[1], std[2])
+    Compute.parallelRanges(count, minChunk: 1 << 14) { r in
+        for i in r {
+            out[3 * i] = (Float(pixels[3 * i]) / 255 - m0) / s0
+            out[3 * i + 1] = (Float(pixels[3 * i + 1]) / 255 - m1) / s1
+            out[3 * i + 2] = (Float(pixels[3 * i + 2]) / 255 - m2) / s2
+        }
+    }
+}
+
+/// 3×3 max pool, stride 2, padding 1 (padding never wins), NHWC; returns the output side.
+func maxPool3x3s2(_ x: UnsafePointer<Float>, batch: Int, side: Int, channels c: Int, into out: UnsafeMutablePointer<Float>) -> Int {
+    let so = (side + 2 - 3) / 2 + 1
+    Compute.parallelRanges(batch * so, minChunk: 1) { r in
+        for row in r {
+            let b = row / so, oy = row % so
+            for ox in 0..<so {
+                let dst = out + ((b * so + oy) * so + ox) * c
+                dst.update(repeating: -.infinity, count: c)
+                for iy in max(0, 2 * oy - 1)...min(side - 1, 2 * oy + 1) {
+                    for ix in max(0, 2 * ox - 1)...min(side - 1, 2 * ox + 1) {
+                        let src = x + ((b * side + iy) * side + ix) * c
+                        for ch in 0..<c { dst[ch] = max(dst[ch], src[ch]) }
+                    }
+                }
+            }
+        }
+    }
+    return so
+}
+
+/// Mean over the `pixels` positions of each image: [batch, pixels, c] → [batch, c].
+func globalAveragePool(_ x: UnsafePointer<Float>, batch: Int, pixels: Int, channels c: Int, into out: UnsafeMutablePointer<Float>) {
+    for b in 0..<batch {
+        let dst = out + b * c
+        dst.update(repeating: 0, count: c)
+        for p in 0..<pixels {
+            let src = x + (b * pixels + p) * c
+            for ch in 0..<c { dst[ch] += src[ch] }
+        }
+        let inv = 1 / Float(pixels)
+        for ch in 0..<c { dst[ch] *= inv }
+    }
+}

@@ -45,3 +45,27 @@ public protocol PatchEncoder: AnyObject {
 public protocol CountsMACs {
     var macsPerPatch: Int { get }
 }
+
+/// Checks the batch, then runs `forward(pixels, n, out)` on consecutive groups of at most
+/// `size` patches: activation memory follows `size`, whatever batch the caller passes.
+func encodeInMicroBatches(_ e: PatchEncoder, _ pixels: UnsafeBufferPointer<UInt8>, count: Int,
+                          into out: UnsafeMutableBufferPointer<Float>, size: Int,
+                          _ forward: (UnsafePointer<UInt8>, Int, UnsafeMutablePointer<Float>) -> Void) throws {
+    try checkBatch(e, pixels, count: count, out: out)
+    let patchBytes = e.contract.patchPx * e.contract.patchPx * 3
+    var start = 0
+    while start < count {
+        let n = min(size, count - start)
+        forward(pixels.baseAddress! + start * patchBytes, n, out.baseAddress! + start * e.featureDim)
+        start += n
+    }
+}
+
+/// Checks a batch against an encoder's contract before any work.
+func checkBatch(_ e: PatchEncoder, _ pixels: UnsafeBufferPointer<UInt8>, count: Int, out: UnsafeMutableBufferPointer<Float>) throws {
+    let side = e.contract.patchPx
+    guard count >= 0, pixels.count >= count * side * side * 3, out.count >= count * e.featureDim else {
+        throw EmbedderError(.badInput, path: "", what: "\(e.name) needs \(count) patches of \(side)×\(side) RGB (\(count * side * side * 3) bytes) and room for \(count)×\(e.featureDim) features; got \(pixels.count) bytes and \(out.count) floats",
+                            hint: "resize patches to \(side) px before encoding")
+    }
+}

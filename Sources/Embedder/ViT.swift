@@ -88,14 +88,7 @@ final class VisionTransformer: PatchEncoder, CountsMACs {
     }
 
     func encode(_ pixels: UnsafeBufferPointer<UInt8>, count: Int, into out: UnsafeMutableBufferPointer<Float>) throws {
-        try checkBatch(self, pixels, count: count, out: out)
-        var start = 0
-        while start < count {
-            let n = min(microBatch, count - start)
-            forward(pixels.baseAddress! + start * contract.patchPx * contract.patchPx * 3, count: n,
-                    into: out.baseAddress! + start * featureDim)
-            start += n
-        }
+        try encodeInMicroBatches(self, pixels, count: count, into: out, size: microBatch, forward)
     }
 
     private func forward(_ pixels: UnsafePointer<UInt8>, count n: Int, into out: UnsafeMutablePointer<Float>) {
