@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "SafeTensors", "Embedder", "FeatureExtraction"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,14 +28,15 @@ let package = Package(
         .target(name: "PatchBag", dependencies: ["CHDF5"]),
         .target(name: "Tiler", dependencies: ["SlideIO", "ImageCore", "PatchBag"]),
         .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG"]),
-        .target(name: "Archive"),
+        .target(name: "Tabular"),
+        .target(name: "Archive", dependencies: ["Tabular"]),
         // Inference and hashing are optimised in debug builds too: `swift test` runs real
         // networks on real patches, which unoptimised Swift makes 20× slower.
         .target(name: "SafeTensors"),
         .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors"], swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "EmbedderTests", dependencies: ["Embedder", "SafeTensors", "ImageCore", "SlideIO", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "SafeTensors", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
+        .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],

@@ -1,4 +1,5 @@
 import Foundation
+import Tabular
 
 /// One slide of a batch: where it is, the id its outputs are named by, and an optional
 /// user-supplied scale.
@@ -92,9 +93,15 @@ public enum SlideInputs {
         return out
     }
 
+    static func readCSV(_ path: String) throws -> CSVTable {
+        do { return try CSVTable.read(path: path) } catch let e as CSVError {
+            throw InputProblem(path: e.path, reason: e.reason, hint: e.hint)
+        }
+    }
+
     /// Reads a manifest CSV: a `path` (or `slide`) column, optional `slide_id` and `mpp`.
     public static func readManifest(path: String) throws -> [SlideInput] {
-        let rows = try CSVTable.read(path: path)
+        let rows = try readCSV(path)
         guard let pathCol = rows.column("path") ?? rows.column("slide") else {
             throw InputProblem(path: path, reason: "manifest has no 'path' or 'slide' column (header: \(rows.header.joined(separator: ",")))",
                                hint: "add a header row such as: path,slide_id,mpp")
@@ -122,7 +129,7 @@ public enum SlideInputs {
     /// Reads a `slide,mpp` CSV (the `--mpp-csv` fix for slides without a usable scale). The
     /// `slide` column may hold a slide id, a file name or a path; all three are keys.
     public static func readMPPTable(path: String) throws -> [String: Double] {
-        let rows = try CSVTable.read(path: path)
+        let rows = try readCSV(path)
         guard let s = rows.column("slide") ?? rows.column("slide_id") ?? rows.column("path"), let m = rows.column("mpp") else {
             throw InputProblem(path: path, reason: "needs columns 'slide' and 'mpp' (header: \(rows.header.joined(separator: ",")))",
                                hint: "write a header row: slide,mpp")

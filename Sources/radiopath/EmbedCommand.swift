@@ -3,6 +3,7 @@ import ArgumentParser
 import Embedder
 import FeatureExtraction
 import Foundation
+import Tabular
 import ImageCore
 import PatchBag
 import SlideIO

@@ -1,6 +1,7 @@
 import Archive
 import ArgumentParser
 import Foundation
+import Tabular
 import ImageCore
 import SlideIO
 import Tiler

@@ -14,11 +14,11 @@ public struct CSVTable: Sendable {
 
     public static func read(path: String) throws -> CSVTable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw InputProblem(path: path, reason: "cannot read the CSV file", hint: "check that it exists and is UTF-8 text")
+            throw CSVError(path: path, reason: "cannot read the CSV file", hint: "check that it exists and is UTF-8 text")
         }
         let records = parse(text)
         guard let header = records.first else {
-            throw InputProblem(path: path, reason: "the CSV file is empty", hint: "add a header row")
+            throw CSVError(path: path, reason: "the CSV file is empty", hint: "add a header row")
         }
         let width = header.count
         let rows = records.dropFirst().filter { !($0.count == 1 && $0[0].isEmpty) }.map { r -> [String] in
@@ -63,4 +63,11 @@ public struct CSVTable: Sendable {
         }
         return ([header] + rows).map { $0.map(esc).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
+}
+
+/// A CSV file that cannot be used: which file, what is wrong, what to do.
+public struct CSVError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let path: String, reason: String, hint: String
+    public init(path: String, reason: String, hint: String) { self.path = path; self.reason = reason; self.hint = hint }
+    public var description: String { "\(path): \(reason) — \(hint)" }
 }
