@@ -33,6 +33,8 @@ let package = Package(
         // networks on real patches, which unoptimised Swift makes 20× slower.
         .target(name: "SafeTensors"),
         .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors"], swiftSettings: optimisedInDebug),
+        // Classifier evaluation (ROC, DeLong, bootstrap); pure Swift so any module may use it.
+        .target(name: "Statistics"),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "EmbedderTests", dependencies: ["Embedder", "SafeTensors", "ImageCore", "SlideIO", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "SafeTensors", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],
