@@ -34,7 +34,8 @@ let package = Package(
         .target(name: "SafeTensors"),
         .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors"], swiftSettings: optimisedInDebug),
         // Classifier evaluation (ROC, DeLong, bootstrap); pure Swift so any module may use it.
-        .target(name: "Statistics"),
+        // Optimised in debug too: tests run thousands of bootstrap resamples.
+        .target(name: "Statistics", swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",

@@ -33,20 +33,15 @@ public struct BinaryEvaluation: Codable, Equatable, Sendable {
         thresholdSource = threshold == nil ? "youden" : "given"
         metrics = try ThresholdMetrics(scores: scores, labels: labels, threshold: t)
         guard bootstrapReplicates > 0 else { bootstrap = nil; return }
-        let named: [(String, ([Double], [Bool]) throws -> Double)] = [
-            ("auc", { try rocAUC(scores: $0, labels: $1) }),
-            ("accuracy", { try ThresholdMetrics(scores: $0, labels: $1, threshold: t).accuracy }),
-            ("balancedAccuracy", { try ThresholdMetrics(scores: $0, labels: $1, threshold: t).balancedAccuracy }),
-            ("f1", { try ThresholdMetrics(scores: $0, labels: $1, threshold: t).f1 }),
-            ("sensitivity", { try ThresholdMetrics(scores: $0, labels: $1, threshold: t).sensitivity }),
-            ("specificity", { try ThresholdMetrics(scores: $0, labels: $1, threshold: t).specificity }),
-        ]
-        var b: [String: BootstrapInterval] = [:]
-        // Every metric sees the same resamples (same seed), so their intervals are comparable.
-        for (name, f) in named {
-            b[name] = try Bootstrap.interval(scores: scores, labels: labels, replicates: bootstrapReplicates,
-                                             level: level, seed: seed, metric: f)
+        // One pass: every metric sees the same resamples, so their intervals are comparable.
+        let names = ["auc", "accuracy", "balancedAccuracy", "f1", "sensitivity", "specificity"]
+        let iv = try Bootstrap.intervals(sampleCount: samples, strata: labels.map { $0 ? 1 : 0 },
+                                         replicates: bootstrapReplicates, level: level, seed: seed) { idx in
+            let s = idx.map { scores[$0] }, y = idx.map { labels[$0] }
+            let m = try ThresholdMetrics(scores: s, labels: y, threshold: t)
+            return [try rocAUC(scores: s, labels: y), m.accuracy, m.balancedAccuracy, m.f1, m.sensitivity, m.specificity]
         }
+        let b = Dictionary(uniqueKeysWithValues: zip(names, iv))
         bootstrap = b
     }
 }

@@ -23,6 +23,15 @@ public enum Bootstrap {
     /// linearly as `numpy.percentile`.
     public static func interval(sampleCount: Int, strata: [Int]? = nil, replicates: Int = 2000, level: Double = 0.95,
                                 seed: UInt64 = 0, statistic: ([Int]) throws -> Double) throws -> BootstrapInterval {
+        try intervals(sampleCount: sampleCount, strata: strata, replicates: replicates, level: level, seed: seed) {
+            [try statistic($0)]
+        }[0]
+    }
+
+    /// Several statistics on the same resamples (one pass, comparable intervals): `statistics`
+    /// returns one value per statistic, always the same count; a NaN skips that statistic only.
+    public static func intervals(sampleCount: Int, strata: [Int]? = nil, replicates: Int = 2000, level: Double = 0.95,
+                                 seed: UInt64 = 0, statistics: ([Int]) throws -> [Double]) throws -> [BootstrapInterval] {
         try checkLevel(level)
         guard sampleCount > 0 else { throw StatisticsError.empty }
         guard replicates >= 2 else {
@@ -35,28 +44,31 @@ public enum Bootstrap {
             guard let s = strata else { return [Array(0..<sampleCount)] }
             return Dictionary(grouping: 0..<sampleCount) { s[$0] }.sorted { $0.key < $1.key }.map { $0.value }
         }()
-        let estimate = try statistic(Array(0..<sampleCount))
+        let estimates = try statistics(Array(0..<sampleCount))
         var rng = SplitMix64(seed: seed)
-        var values: [Double] = []
-        values.reserveCapacity(replicates)
+        var values = [[Double]](repeating: [], count: estimates.count)
         var idx = [Int](repeating: 0, count: sampleCount)
         for _ in 0..<replicates {
             var k = 0
             for g in groups { for _ in 0..<g.count { idx[k] = g[rng.next(below: g.count)]; k += 1 } }
-            if let v = try? statistic(idx), !v.isNaN { values.append(v) }
+            guard let v = try? statistics(idx) else { continue }
+            precondition(v.count == estimates.count, "Bootstrap: the statistics returned \(v.count) values, first \(estimates.count)")
+            for (j, x) in v.enumerated() where !x.isNaN { values[j].append(x) }
         }
-        guard values.count >= 2 else {
-            throw StatisticsError.invalidParameter("bootstrap: the statistic was undefined on \(replicates - values.count) of " +
-                                                   "\(replicates) resamples; stratify by class or check the statistic")
-        }
-        values.sort()
         let alpha = (1 - level) / 2
-        let mean = values.reduce(0, +) / Double(values.count)
-        let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
-        return BootstrapInterval(estimate: estimate,
-                                 interval: ConfidenceInterval(lower: percentile(values, alpha), upper: percentile(values, 1 - alpha), level: level),
-                                 standardError: sd, replicates: replicates, skipped: replicates - values.count,
-                                 seed: seed, stratified: strata != nil)
+        return try zip(estimates, values).map { estimate, vals in
+            guard vals.count >= 2 else {
+                throw StatisticsError.invalidParameter("bootstrap: the statistic was undefined on \(replicates - vals.count) of " +
+                                                       "\(replicates) resamples; stratify by class or check the statistic")
+            }
+            let sorted = vals.sorted()
+            let mean = sorted.reduce(0, +) / Double(sorted.count)
+            let sd = (sorted.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(sorted.count - 1)).squareRoot()
+            return BootstrapInterval(estimate: estimate,
+                                     interval: ConfidenceInterval(lower: percentile(sorted, alpha), upper: percentile(sorted, 1 - alpha), level: level),
+                                     standardError: sd, replicates: replicates, skipped: replicates - sorted.count,
+                                     seed: seed, stratified: strata != nil)
+        }
     }
 
     /// For a metric of (scores, labels), stratified by label unless told otherwise.

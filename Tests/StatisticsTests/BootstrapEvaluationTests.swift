@@ -56,6 +56,11 @@ final class BootstrapEvaluationTests: XCTestCase {
         XCTAssertEqual(e.metrics.sensitivity, e.youden.sensitivity, accuracy: 1e-12)
         XCTAssertEqual(Set(e.bootstrap!.keys), ["auc", "accuracy", "balancedAccuracy", "f1", "sensitivity", "specificity"])
         XCTAssertEqual(e.bootstrap!["f1"]!.estimate, e.metrics.f1, accuracy: 1e-12)
+        // The one-pass bootstrap draws the same resamples as a single-metric run with that seed.
+        let single = try Bootstrap.interval(scores: c.scores, labels: c.labels, replicates: 200, seed: 5) {
+            try rocAUC(scores: $0, labels: $1)
+        }
+        XCTAssertEqual(e.bootstrap!["auc"], single)
         let data = try JSONEncoder().encode(e)
         XCTAssertEqual(try JSONDecoder().decode(BinaryEvaluation.self, from: data), e)
         let given = try BinaryEvaluation(scores: c.scores, labels: c.labels, threshold: 100)
