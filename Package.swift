@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +34,9 @@ let package = Package(
         // networks on real patches, which unoptimised Swift makes 20× slower.
         .target(name: "SafeTensors"),
         .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors"], swiftSettings: optimisedInDebug),
+        // Classifier evaluation (ROC, DeLong, bootstrap); pure Swift so any module may use it.
+        // Optimised in debug too: tests run thousands of bootstrap resamples.
+        .target(name: "Statistics", swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction",
@@ -52,6 +55,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "SafeTensors", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],
