@@ -17,6 +17,9 @@ public struct PatchBagContents: Equatable, Sendable {
     public var features: [Float]?
     /// Width of a feature row; set exactly when `features` is.
     public var featureDim: Int?
+    /// Per-patch float columns (N values each) beyond `tissue_fraction`, by dataset name —
+    /// e.g. a MIL model's `attention`; only those asked for in `read` are loaded.
+    public var scores: [String: [Float]] = [:]
 
     public init(coords: [Int64], coordsAttributes: [String: HDF5Value] = [:],
                 fileAttributes: [String: HDF5Value] = [:], tissueFraction: [Float]? = nil,
@@ -59,19 +62,22 @@ public enum PatchBag {
     ///   - coordsAttributes: the tiling parameters CLAM/TRIDENT read from `coords.attrs`.
     ///   - tissueFraction: N values, stored as `tissue_fraction` float32.
     ///   - features: N × `featureDim` values, stored as `features` float32 (N, D).
+    ///   - scores: more per-patch float32 columns (N values each), one dataset per name.
     ///   - fileAttributes: provenance, stored on the root group.
     /// - Throws: `PatchBagError` naming `path`, what failed and what to do.
     public static func write(path: String, coords: [Int64], coordsAttributes: [String: HDF5Value],
                              tissueFraction: [Float]?, features: [Float]? = nil, featureDim: Int? = nil,
-                             fileAttributes: [String: HDF5Value]) throws {
+                             scores: [String: [Float]] = [:], fileAttributes: [String: HDF5Value]) throws {
+        var columns = scores
+        if let tf = tissueFraction { columns[tissueFractionName] = tf }
         let n = try validate(path: path, coords: coords, coordsAttributes: coordsAttributes,
-                             tissueFraction: tissueFraction, features: features, featureDim: featureDim,
+                             columns: columns, features: features, featureDim: featureDim,
                              fileAttributes: fileAttributes)
         try produceAtomically(path) { tmp in
             do {
                 try HDF5.locked {
                     try writeFile(tmp, n: n, coords: coords, coordsAttributes: coordsAttributes,
-                                  tissueFraction: tissueFraction, features: features, featureDim: featureDim,
+                                  columns: columns, features: features, featureDim: featureDim,
                                   fileAttributes: fileAttributes)
                 }
             } catch let f as H5Failure {
@@ -82,7 +88,7 @@ public enum PatchBag {
 
     /// Checks the arrays fit together; returns N.
     private static func validate(path: String, coords: [Int64], coordsAttributes: [String: HDF5Value],
-                                 tissueFraction: [Float]?, features: [Float]?, featureDim: Int?,
+                                 columns: [String: [Float]], features: [Float]?, featureDim: Int?,
                                  fileAttributes: [String: HDF5Value]) throws -> Int {
         func invalid(_ what: String) -> PatchBagError {
             PatchBagError(kind: .invalidInput, path: path, what: what,
@@ -92,8 +98,11 @@ public enum PatchBag {
             throw invalid("coords has \(coords.count) values, not x, y pairs (N × 2)")
         }
         let n = coords.count / 2
-        if let tf = tissueFraction, tf.count != n {
-            throw invalid("tissue_fraction has \(tf.count) values for \(n) patches")
+        for (name, values) in columns.sorted(by: { $0.key < $1.key }) {
+            guard values.count == n else { throw invalid("\(name) has \(values.count) values for \(n) patches") }
+            guard !name.isEmpty, ![coordsName, featuresName].contains(name) else {
+                throw invalid("a per-patch column cannot be named '\(name)'")
+            }
         }
         switch (features, featureDim) {
         case (nil, nil): break
@@ -112,7 +121,7 @@ public enum PatchBag {
     }
 
     private static func writeFile(_ tmp: String, n: Int, coords: [Int64], coordsAttributes: [String: HDF5Value],
-                                  tissueFraction: [Float]?, features: [Float]?, featureDim: Int?,
+                                  columns: [String: [Float]], features: [Float]?, featureDim: Int?,
                                   fileAttributes: [String: HDF5Value]) throws {
         let file = try HDF5.createFile(tmp)
         var open = true
@@ -125,9 +134,9 @@ public enum PatchBag {
         // On any failure below the STRONG close in the defer above also closes `c`.
         try HDF5.writeAttributes(c, coordsAttributes, owner: "coords")
 
-        if let tf = tissueFraction {
-            let d = try tf.withUnsafeBytes { buf in
-                try HDF5.writeDataset(file, tissueFractionName, fileType: rp_h5t_ieee_f32le(),
+        for (name, values) in columns.sorted(by: { $0.key < $1.key }) {
+            let d = try values.withUnsafeBytes { buf in
+                try HDF5.writeDataset(file, name, fileType: rp_h5t_ieee_f32le(),
                                       memType: rp_h5t_native_float(), dims: [n], chunkBytes: 64 << 10,
                                       elementSize: 4, values: buf)
             }
@@ -154,10 +163,12 @@ public enum PatchBag {
     /// become `.int`, floats `.double`, fixed- or variable-length strings `.string`, 1-D numeric
     /// arrays `.ints`/`.doubles`; other attribute kinds are skipped). Works on bags written by
     /// h5py (CLAM, TRIDENT) as well as by `write`.
-    public static func read(path: String) throws -> PatchBagContents {
+    /// `scores` names per-patch float columns to load into `PatchBagContents.scores` (a name
+    /// the file lacks is left out; a column of the wrong length is an error).
+    public static func read(path: String, scores: [String] = []) throws -> PatchBagContents {
         try checkReadable(path)
         do {
-            return try HDF5.locked { try readFile(path) }
+            return try HDF5.locked { try readFile(path, scores: scores) }
         } catch let f as H5Failure {
             throw PatchBagError(kind: .hdf5, path: path, what: "cannot \(f.step)", reason: f.reason,
                                 hint: "the file may be damaged or from an incompatible writer; delete it and rerun the tiler")
@@ -180,7 +191,7 @@ public enum PatchBag {
         }
     }
 
-    private static func readFile(_ path: String) throws -> PatchBagContents {
+    private static func readFile(_ path: String, scores: [String]) throws -> PatchBagContents {
         func notABag(_ what: String, _ hint: String = "it is not a patch bag, or was cut short; delete it and rerun the tiler") -> PatchBagError {
             PatchBagError(kind: .notAPatchBag, path: path, what: what, hint: hint)
         }
@@ -207,14 +218,16 @@ public enum PatchBag {
         contents.coordsAttributes = try HDF5.readAttributes(c, owner: "coords")
         contents.fileAttributes = try HDF5.readAttributes(file, owner: "the file")
 
-        if HDF5.exists(file, tissueFractionName) {
-            let d = try HDF5.check(H5Dopen2(file, tissueFractionName, rp_h5p_default()), "open dataset tissue_fraction")
+        func column(_ name: String) throws -> [Float]? {
+            guard HDF5.exists(file, name) else { return nil }
+            let d = try HDF5.check(H5Dopen2(file, name, rp_h5p_default()), "open dataset \(name)")
             defer { H5Dclose(d) }
-            let s = try HDF5.shape(of: d, tissueFractionName)
-            guard s == [n] else { throw notABag("'tissue_fraction' has shape \(s) for \(n) patches") }
-            contents.tissueFraction = try HDF5.readAll(d, tissueFractionName, memType: rp_h5t_native_float(),
-                                                       count: n, zero: Float(0))
+            let s = try HDF5.shape(of: d, name)
+            guard s == [n] else { throw notABag("'\(name)' has shape \(s) for \(n) patches") }
+            return try HDF5.readAll(d, name, memType: rp_h5t_native_float(), count: n, zero: Float(0))
         }
+        contents.tissueFraction = try column(tissueFractionName)
+        for name in scores { contents.scores[name] = try column(name) }
         if HDF5.exists(file, featuresName) {
             let d = try HDF5.check(H5Dopen2(file, featuresName, rp_h5p_default()), "open dataset features")
             defer { H5Dclose(d) }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import PatchBag
 
@@ -159,5 +160,30 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual((e as? PatchBagError)?.kind, .notAPatchBag)
         }
         XCTAssertFalse(PatchBag.isComplete(path: dir))
+    }
+}
+
+final class ScoreColumnTests: XCTestCase {
+    /// Per-patch columns (a MIL model's attention) travel with the coordinates; h5py sees
+    /// them as plain float32 datasets.
+    func testScoreColumnsRoundTripAndReachH5py() throws {
+        let path = try TestEnv.scratch(self, "scores") + "/a.h5"
+        let coords: [Int64] = [0, 0, 256, 0, 512, 256]
+        try PatchBag.write(path: path, coords: coords, coordsAttributes: ["patch_size": .int(256)], tissueFraction: [1, 0.5, 0.75],
+                           scores: ["attention": [0.2, 0.5, 0.3], "attention_raw": [-1, 0.5, 0]], fileAttributes: [:])
+        let back = try PatchBag.read(path: path, scores: ["attention", "attention_raw", "absent"])
+        XCTAssertEqual(back.scores["attention"], [0.2, 0.5, 0.3])
+        XCTAssertEqual(back.scores["attention_raw"], [-1, 0.5, 0])
+        XCTAssertNil(back.scores["absent"])
+        XCTAssertEqual(back.tissueFraction, [1, 0.5, 0.75])
+        XCTAssertTrue(try PatchBag.read(path: path).scores.isEmpty, "only columns asked for are loaded")
+        let out = try TestEnv.runPython("""
+        import h5py, sys
+        f = h5py.File(sys.argv[1], "r")
+        print(f["attention"].dtype, f["attention"].shape, round(float(f["attention"][1]), 6))
+        """, [path])
+        XCTAssertEqual(String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "float32 (3,) 0.5")
+        XCTAssertThrowsError(try PatchBag.write(path: path + "2", coords: coords, coordsAttributes: [:], tissueFraction: nil,
+                                                scores: ["attention": [1]], fileAttributes: [:]))
     }
 }
