@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "SafeTensors", "Embedder", "FeatureExtraction"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Heatmap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,6 +36,8 @@ let package = Package(
         // Classifier evaluation (ROC, DeLong, bootstrap); pure Swift so any module may use it.
         .target(name: "Statistics"),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
+        // CTIFF: the overlay copies untouched JPEG tiles of the slide's TIFF as they are.
+        .target(name: "Heatmap", dependencies: ["ImageCore", "SlideIO", "PatchBag", "SlideSynth", "CTIFF"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -53,6 +55,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "SafeTensors", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
+        .testTarget(name: "HeatmapTests", dependencies: ["Heatmap", "ImageCore", "SlideIO", "PatchBag", "SlideSynth", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],
