@@ -36,8 +36,10 @@ let package = Package(
         // Classifier evaluation (ROC, DeLong, bootstrap); pure Swift so any module may use it.
         .target(name: "Statistics"),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
-        // CTIFF: the overlay copies untouched JPEG tiles of the slide's TIFF as they are.
-        .target(name: "Heatmap", dependencies: ["ImageCore", "SlideIO", "PatchBag", "SlideSynth", "CTIFF"], swiftSettings: optimisedInDebug),
+        // CTIFF: the overlay copies untouched JPEG tiles of the slide's TIFF as they are;
+        // CTurboJPEG: it encodes RGB-coded tiles (no colour transform) for RGB-coded slides.
+        .target(name: "Heatmap", dependencies: ["ImageCore", "SlideIO", "PatchBag", "SlideSynth", "CTIFF", "CTurboJPEG"],
+                swiftSettings: optimisedInDebug),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

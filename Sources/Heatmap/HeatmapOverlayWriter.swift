@@ -14,7 +14,9 @@ import SlideSynth
 /// a pixel whose own cell is empty stays unpainted either way). Tiles are made one tile
 /// row at a time on all cores. A tile whose pixels take no colour is the slide's own JPEG
 /// tile copied byte for byte when the slide is a JPEG TIFF (see `SourceTiles`); other tiles
-/// are decoded, blended as `ScoreMap.render` does, and re-encoded at `quality`.
+/// are decoded, blended as `ScoreMap.render` does, and re-encoded at `quality` in the
+/// level's coding (YCbCr at the slide's chroma subsampling, or RGB-coded 4:4:4 for
+/// Photometric-RGB levels such as Aperio's; see `RGBJPEGEncoder`).
 public struct HeatmapOverlayWriter: Sendable {
     public enum Sampling: String, Sendable { case nearest, bilinear }
 
@@ -64,7 +66,7 @@ public struct HeatmapOverlayWriter: Sendable {
         let pixels = plans.reduce(0.0) { $0 + Double($1.width) * Double($1.height) }
         report.bigTIFF = pixels * (quality > 90 ? 1.5 : 0.75) > 3.5e9
         let levels = plans.enumerated().map { k, p in
-            TiledTIFFLevel(width: p.width, height: p.height, tileSize: p.tileSize, subsampling: p.subsampling,
+            TiledTIFFLevel(width: p.width, height: p.height, tileSize: p.tileSize, subsampling: p.subsampling, photometricRGB: p.rgb,
                            pixelsPerCentimetre: slide.scale.map { 10_000 / ($0.mpp * p.downsample) } ?? 1,
                            description: description(slide: slide, plan: p, level: k, base: plans[0]))
         }
@@ -98,7 +100,7 @@ public struct HeatmapOverlayWriter: Sendable {
                     if let src = plan.source, let jpeg = try state.reader.tile(src, col: col, row: row) {
                         if !touched { counts.add(copied: 1); return jpeg }
                         do {
-                            try jpeg.withUnsafeBytes {
+                            try SourceTiles.decodable(jpeg, rgb: src.rgb).withUnsafeBytes {
                                 try state.reader.decoder.decode($0.baseAddress!, count: $0.count, width: ts, height: ts,
                                                                 into: worker.rgb, rowStride: ts * 3)
                             }
@@ -117,6 +119,7 @@ public struct HeatmapOverlayWriter: Sendable {
                     } else {
                         counts.add(reencoded: 1)
                     }
+                    if plan.rgb { return try state.rgbEncoder.encode(rgb: worker.rgb, width: ts, height: ts, quality: quality) }
                     return try worker.codec.encode(rgb: worker.rgb, width: ts, height: ts, quality: quality, subsampling: plan.subsampling)
                 }
             }
@@ -142,6 +145,7 @@ public struct HeatmapOverlayWriter: Sendable {
 
     final class WorkerState {
         let reader: SourceTiles.Reader
+        lazy var rgbEncoder = RGBJPEGEncoder()
         init(path: String) { reader = SourceTiles.Reader(path: path) }
     }
 

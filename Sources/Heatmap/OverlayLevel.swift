@@ -36,6 +36,8 @@ struct LevelPlan: @unchecked Sendable {
     let width: Int, height: Int
     let tileSize: Int
     let subsampling: JPEGCodec.Subsampling
+    /// Photometric RGB (the slide's own coding of this level).
+    let rgb: Bool
     let source: SourceTiles.Level?
     /// OpenSlide's downsample (level → level-0 origin) and the per-axis size ratios
     /// (level pixel centres → level-0 positions).
@@ -54,6 +56,7 @@ struct LevelPlan: @unchecked Sendable {
         tileSize = source?.tileSize ?? 256
         downsample = lv.downsample
         subsampling = source?.subsampling ?? (lv.downsample >= 16 ? .s444 : .s420)
+        rgb = source?.rgb ?? false
         ratioX = Double(slide.width) / Double(lv.width)
         ratioY = Double(slide.height) / Double(lv.height)
         self.sampling = sampling

@@ -9,17 +9,22 @@ import SlideIO
 ///
 /// A level qualifies when OpenSlide maps it one-to-one to a TIFF directory (Aperio: tiled
 /// directories in file order; generic TIFF: directory 0 and reduced ones, widest first) that
-/// is tiled with square tiles, 8-bit 3-sample contiguous JPEG in Photometric YCbCr, whose
-/// tiles libjpeg reads as YCbCr with 4:2:0, 4:2:2 or 4:4:4 chroma, and has no missing
-/// (zero-length) tiles itself or above it. The output tile is the stream libjpeg sees in
-/// OpenSlide: SOI + JPEGTables without SOI/EOI + tile without SOI (or the tile alone when
-/// there are no tables). Every other level is read through `Slide.readRegion`.
+/// is tiled with square tiles, 8-bit 3-sample contiguous JPEG, and has no missing
+/// (zero-length) tiles itself or above it; either Photometric YCbCr with tiles libjpeg reads
+/// as YCbCr at 4:2:0, 4:2:2 or 4:4:4, or Photometric RGB (Aperio's usual coding) with 4:4:4
+/// components taken as R, G, B. The copied tile is the stream libjpeg sees in OpenSlide:
+/// SOI + JPEGTables without SOI/EOI + tile without SOI (or the tile alone when there are no
+/// tables); to decode an RGB-coded one, an Adobe marker saying "RGB, no transform" goes
+/// after the SOI, as OpenSlide forces that colour space. Every other level is read through
+/// `Slide.readRegion`.
 final class SourceTiles: @unchecked Sendable {
     struct Level: Sendable {
         let directory: Int
         let tileSize: Int
         let across: Int
         let subsampling: JPEGCodec.Subsampling
+        /// Photometric RGB: the JPEG components are R, G, B.
+        let rgb: Bool
         /// Put before each tile's bytes after its SOI; empty = the raw tile as it is.
         let prefix: [UInt8]
     }
@@ -93,9 +98,10 @@ final class SourceTiles: @unchecked Sendable {
             missingAbove = missingAbove || (d.hasZeroTile && slide.format == "aperio")
             let across = (d.width + d.tileWidth - 1) / max(1, d.tileWidth)
             let down = (d.height + d.tileHeight - 1) / max(1, d.tileHeight)
-            guard d.compression == UInt16(COMPRESSION_JPEG), d.photometric == UInt16(PHOTOMETRIC_YCBCR),
+            let rgb = d.photometric == UInt16(PHOTOMETRIC_RGB)
+            guard d.compression == UInt16(COMPRESSION_JPEG), rgb || d.photometric == UInt16(PHOTOMETRIC_YCBCR),
                   d.bits == 8, d.samples == 3, d.planar == UInt16(PLANARCONFIG_CONTIG) else {
-                notes.append("level \(li): not 8-bit YCbCr JPEG (compression \(d.compression), photometric \(d.photometric))")
+                notes.append("level \(li): not 8-bit RGB or YCbCr JPEG (compression \(d.compression), photometric \(d.photometric))")
                 continue
             }
             guard d.tileWidth == d.tileHeight, d.tileWidth >= 16, d.tileWidth % 16 == 0, d.tiles == across * down else {
@@ -112,13 +118,13 @@ final class SourceTiles: @unchecked Sendable {
             }
             // The first tile tells the colour space and chroma subsampling of the level.
             guard TIFFSetDirectory(tif, UInt32(d.index)) != 0, let first = readRaw(tif, tile: 0, prefix: prefix),
-                  let header = try? first.withUnsafeBytes({ try decoder.header($0.baseAddress!, count: $0.count) }),
-                  header.colorSpace == .ycbcr, header.width == d.tileWidth, header.height == d.tileHeight,
-                  let sub = chromaSubsampling(first) else {
-                notes.append("level \(li): its JPEG tiles are not plain YCbCr streams of the tile size")
+                  let header = try? decodable(first, rgb: rgb).withUnsafeBytes({ try decoder.header($0.baseAddress!, count: $0.count) }),
+                  header.colorSpace == (rgb ? .rgb : .ycbcr), header.width == d.tileWidth, header.height == d.tileHeight,
+                  let sub = chromaSubsampling(first), !rgb || sub == .s444 else {
+                notes.append("level \(li): its JPEG tiles are not plain \(rgb ? "4:4:4 RGB" : "YCbCr") streams of the tile size")
                 continue
             }
-            out[li] = Level(directory: d.index, tileSize: d.tileWidth, across: across, subsampling: sub, prefix: prefix)
+            out[li] = Level(directory: d.index, tileSize: d.tileWidth, across: across, subsampling: sub, rgb: rgb, prefix: prefix)
         }
         return out
     }
@@ -158,8 +164,19 @@ final class SourceTiles: @unchecked Sendable {
         return out
     }
 
-    /// 4:2:0, 4:2:2 or 4:4:4 from the stream's frame header (luma sampling factors 2×2,
-    /// 2×1 or 1×1, chroma 1×1); nil for anything else.
+    /// The stream TurboJPEG decodes as OpenSlide does: RGB-coded tiles get an Adobe
+    /// "RGB, no transform" marker after the SOI (TurboJPEG cannot be told the colour space).
+    static func decodable(_ jpeg: Data, rgb: Bool) -> Data {
+        guard rgb else { return jpeg }
+        var out = Data(capacity: jpeg.count + RGBJPEGEncoder.adobeRGB.count)
+        out.append(contentsOf: [0xFF, 0xD8])
+        out.append(contentsOf: RGBJPEGEncoder.adobeRGB)
+        out.append(jpeg[(jpeg.startIndex + 2)...])
+        return out
+    }
+
+    /// 4:2:0, 4:2:2 or 4:4:4 from the stream's frame header (first component's sampling
+    /// factors 2×2, 2×1 or 1×1, the others 1×1); nil for anything else.
     static func chromaSubsampling(_ jpeg: Data) -> JPEGCodec.Subsampling? {
         let b = [UInt8](jpeg)
         var i = 2

@@ -3,23 +3,26 @@ import Dispatch
 import Foundation
 import ImageCore
 
-/// One directory of a tiled, JPEG-compressed (Photometric YCbCr) TIFF pyramid.
+/// One directory of a tiled, JPEG-compressed TIFF pyramid.
 public struct TiledTIFFLevel: Sendable {
     public var width: Int, height: Int
     /// Square tile edge, a multiple of 16.
     public var tileSize: Int
     /// Chroma subsampling of every tile of this level (written as YCbCrSubsampling, so
-    /// the tiles must be encoded with it).
+    /// the tiles must be encoded with it); ignored for `photometricRGB` levels.
     public var subsampling: JPEGCodec.Subsampling
+    /// Photometric RGB instead of YCbCr: the tiles' three JPEG components are R, G, B with
+    /// no colour transform (as in Aperio's RGB-coded SVS levels).
+    public var photometricRGB: Bool
     /// Pixels per centimetre (XResolution/YResolution, unit cm).
     public var pixelsPerCentimetre: Double
     /// ImageDescription (an "Aperio ..." text makes OpenSlide read the file as Aperio).
     public var description: String
 
-    public init(width: Int, height: Int, tileSize: Int, subsampling: JPEGCodec.Subsampling,
+    public init(width: Int, height: Int, tileSize: Int, subsampling: JPEGCodec.Subsampling, photometricRGB: Bool = false,
                 pixelsPerCentimetre: Double, description: String) {
-        self.width = width; self.height = height; self.tileSize = tileSize
-        self.subsampling = subsampling; self.pixelsPerCentimetre = pixelsPerCentimetre; self.description = description
+        self.width = width; self.height = height; self.tileSize = tileSize; self.subsampling = subsampling
+        self.photometricRGB = photometricRGB; self.pixelsPerCentimetre = pixelsPerCentimetre; self.description = description
     }
 
     public var tilesAcross: Int { (width + tileSize - 1) / tileSize }
@@ -126,9 +129,13 @@ public enum TiledTIFFWriter {
         set(TIFFTAG_SAMPLESPERPIXEL, Int32(3))
         set(TIFFTAG_PLANARCONFIG, Int32(PLANARCONFIG_CONTIG))
         set(TIFFTAG_COMPRESSION, Int32(COMPRESSION_JPEG))
-        set(TIFFTAG_PHOTOMETRIC, Int32(PHOTOMETRIC_YCBCR))
-        let horizontal: Int32 = l.subsampling == .s444 ? 1 : 2
-        set(TIFFTAG_YCBCRSUBSAMPLING, horizontal, l.subsampling == .s420 ? Int32(2) : Int32(1))
+        if l.photometricRGB {
+            set(TIFFTAG_PHOTOMETRIC, Int32(PHOTOMETRIC_RGB))
+        } else {
+            set(TIFFTAG_PHOTOMETRIC, Int32(PHOTOMETRIC_YCBCR))
+            let horizontal: Int32 = l.subsampling == .s444 ? 1 : 2
+            set(TIFFTAG_YCBCRSUBSAMPLING, horizontal, l.subsampling == .s420 ? Int32(2) : Int32(1))
+        }
         set(TIFFTAG_TILEWIDTH, UInt32(l.tileSize))
         set(TIFFTAG_TILELENGTH, UInt32(l.tileSize))
         set(TIFFTAG_RESOLUTIONUNIT, Int32(RESUNIT_CENTIMETER))

@@ -216,4 +216,40 @@ final class OverlayTests: XCTestCase {
             }
         }
     }
+
+    /// A real Aperio SVS (240-px tiles with shared JPEGTables): untouched tiles are copied and
+    /// read back bit-identical through OpenSlide, blended tiles are the expected blend.
+    func testRealAperioSlide() throws {
+        let slide = try Slide.open(path: try TestEnv.testdata("slides/CMU-1-Small-Region.svs"))
+        var coords: [Int64] = []
+        for y in stride(from: 480, to: 1440, by: 240) { for x in stride(from: 480, to: 1440, by: 240) { coords += [Int64(x), Int64(y)] } }
+        let patches = PatchSet(coords: coords, patchSizeLevel0: 240)
+        let values = (0..<patches.count).map { Double($0) / Double(patches.count - 1) }
+        let map = ScoreMap.compact(patches: patches, values: values, slideWidth: slide.width, slideHeight: slide.height)
+        let cmap = try Colormap.named("viridis")
+        let path = try TestEnv.scratch(self, "svs") + "/o.tiff"
+        let report = try HeatmapOverlayWriter(colormap: cmap).write(slide: slide, scores: map, to: path)
+        XCTAssertEqual(report.levels.map(\.directTiles), [true], "\(report.notes)")
+        XCTAssertEqual(report.levels.first?.tileSize, 240)
+        XCTAssertEqual(report.blended, 16)
+        XCTAssertEqual(report.copied, report.tiles - 16)
+        let overlay = try Slide.open(path: path)
+        let copied = try overlay.readRegion(x: 1680, y: 2160, level: 0, width: 480, height: 480)
+        XCTAssertTrue(copied == (try slide.readRegion(x: 1680, y: 2160, level: 0, width: 480, height: 480)), "copied tiles read back unchanged")
+        let src = try slide.readRegion(x: 720, y: 960, level: 0, width: 240, height: 240)
+        let got = try overlay.readRegion(x: 720, y: 960, level: 0, width: 240, height: 240)
+        var total = 0
+        for y in 0..<240 { for x in 0..<240 {
+            let want = expectedBlend(src[x, y], bruteForceScore(patches, values, Double(720 + x) + 0.5, Double(960 + y) + 0.5), cmap, alpha: 0.4)
+            let g = got[x, y]
+            total += abs(Int(g.0) - Int(want.0)) + abs(Int(g.1) - Int(want.1)) + abs(Int(g.2) - Int(want.2))
+        }}
+        XCTAssertLessThanOrEqual(Double(total) / Double(240 * 240 * 3), 1.5)
+        // libtiff's own decoder reads the RGB-coded level (copied and re-encoded tiles) as OpenSlide does.
+        let viaLibtiff = try ImageFile.read(path: path)
+        let whole = try overlay.readRegion(x: 0, y: 0, level: 0, width: slide.width, height: slide.height)
+        var worst = 0
+        for i in stride(from: 0, to: whole.pixels.count, by: 5) { worst = max(worst, abs(Int(viaLibtiff.pixels[i]) - Int(whole.pixels[i]))) }
+        XCTAssertLessThanOrEqual(worst, 2)
+    }
 }
