@@ -33,6 +33,8 @@ let package = Package(
         // networks on real patches, which unoptimised Swift makes 20× slower.
         .target(name: "SafeTensors"),
         .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors"], swiftSettings: optimisedInDebug),
+        // Attention-MIL training runs GEMMs and element-wise loops on every patch of every bag.
+        .target(name: "MIL", dependencies: ["CBLAS", "SafeTensors"], swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Archive", "Embedder", "FeatureExtraction",
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "EmbedderTests", dependencies: ["Embedder", "SafeTensors", "ImageCore", "SlideIO", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "SafeTensors", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
+        .testTarget(name: "MILTests", dependencies: ["MIL", "SafeTensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],
