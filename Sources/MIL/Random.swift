@@ -1,3 +1,5 @@
+import Foundation
+
 /// SplitMix64: the one random source of MIL (initial weights, epoch shuffles, dropout
 /// masks), so a seed fixes every bit of a run. Its n-th output is a pure function of the key
 /// and n, which lets a NumPy reference reproduce initial weights and bag order exactly
@@ -44,5 +46,3 @@ struct SplitMix64 {
         return p
     }
 }
-
-import Foundation
