@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,13 +37,15 @@ let package = Package(
         // Classifier evaluation (ROC, DeLong, bootstrap); pure Swift so any module may use it.
         // Optimised in debug too: tests run thousands of bootstrap resamples.
         .target(name: "Statistics", swiftSettings: optimisedInDebug),
+        // Attention-MIL training runs GEMMs and element-wise loops on every patch of every bag.
+        .target(name: "MIL", dependencies: ["CBLAS", "SafeTensors", "Tabular"], swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         // CTIFF: the overlay copies untouched JPEG tiles of the slide's TIFF as they are;
         // CTurboJPEG: it encodes RGB-coded tiles (no colour transform) for RGB-coded slides.
         .target(name: "Heatmap", dependencies: ["ImageCore", "SlideIO", "PatchBag", "SlideSynth", "CTIFF", "CTurboJPEG"],
                 swiftSettings: optimisedInDebug),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap", "ImageCore", "SlideIO", "PatchBag", "SlideSynth", "TestSupport"]),
+        .testTarget(name: "MILTests", dependencies: ["MIL", "SafeTensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
     ],
