@@ -64,6 +64,28 @@ public struct MILModel: Sendable {
     /// CLAM's size name for these layer sizes, or nil for other sizes.
     public var size: Size? { Size.allCases.first { $0.dims == (hiddenDim, attentionDim) } }
 
+    /// The model that gives on raw features what this one gives on standardised ones,
+    /// (x − mean) / std: the standardisation folded into the first layer (W/std, b − W·mean/std),
+    /// so the checkpoint stays a plain CLAM model that reads the encoder's features as they are.
+    public func foldingInputStandardization(mean: [Float], std: [Float]) throws -> MILModel {
+        guard mean.count == inputDim, std.count == inputDim, std.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else {
+            throw MILError(.badConfig, what: "standardisation needs \(inputDim) finite means and positive stds (got \(mean.count), \(std.count))",
+                           hint: "compute them over the training patches")
+        }
+        var m = self
+        let w = layout.tensor(MILLayout.fc + ".weight")!.offset, b = layout.tensor(MILLayout.fc + ".bias")!.offset
+        for o in 0..<hiddenDim {
+            var shift = 0.0
+            for i in 0..<inputDim {
+                let scaled = m.parameters[w + o * inputDim + i] / std[i]
+                m.parameters[w + o * inputDim + i] = scaled
+                shift += Double(scaled) * Double(mean[i])
+            }
+            m.parameters[b + o] -= Float(shift)
+        }
+        return m
+    }
+
     /// The weights of one tensor by its CLAM name (nil if the model has none of that name).
     public func tensor(_ name: String) -> (shape: [Int], values: [Float])? {
         guard let t = layout.tensor(name) else { return nil }

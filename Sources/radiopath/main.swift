@@ -11,12 +11,17 @@ struct RadioPath: ParsableCommand {
           radiopath info slide.svs            what is in a slide, and its scale
           radiopath tile slides/ --out out/   tissue, contours and patch bags
           radiopath stream out/patches/*.h5   patch read throughput (diagnostic)
+          radiopath embed out/patches --out out/   patch embeddings
+          radiopath train out/features_* --labels l.csv --out m/   MIL model
+          radiopath score out/features_* --model m.safetensors --out s/
+          radiopath heatmap s/attention/*.h5 --out h/   attention heatmaps
           radiopath synth slide --out s.tiff  a synthetic slide with known truth
         Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT
         layout), QuPath GeoJSON, PNG, CSV. `radiopath help <subcommand>` for more.
         """,
         version: version,
-        subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, SynthCommand.self]
+        subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
+                      ScoreCommand.self, HeatmapCommand.self, SynthCommand.self]
     )
 }
 
