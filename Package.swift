@@ -33,12 +33,13 @@ let package = Package(
         // Inference and hashing are optimised in debug builds too: `swift test` runs real
         // networks on real patches, which unoptimised Swift makes 20× slower.
         .target(name: "SafeTensors"),
-        .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors"], swiftSettings: optimisedInDebug),
+        .target(name: "VectorMath", swiftSettings: optimisedInDebug),
+        .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors", "VectorMath"], swiftSettings: optimisedInDebug),
         // Classifier evaluation (ROC, DeLong, bootstrap); pure Swift so any module may use it.
         // Optimised in debug too: tests run thousands of bootstrap resamples.
         .target(name: "Statistics", swiftSettings: optimisedInDebug),
         // Attention-MIL training runs GEMMs and element-wise loops on every patch of every bag.
-        .target(name: "MIL", dependencies: ["CBLAS", "SafeTensors", "Tabular"], swiftSettings: optimisedInDebug),
+        .target(name: "MIL", dependencies: ["CBLAS", "SafeTensors", "Tabular", "VectorMath"], swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         // CTIFF: the overlay copies untouched JPEG tiles of the slide's TIFF as they are;
         // CTurboJPEG: it encodes RGB-coded tiles (no colour transform) for RGB-coded slides.
@@ -61,6 +62,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "FeatureExtractionTests", dependencies: ["FeatureExtraction", "Embedder", "SafeTensors", "PatchBag", "SlideIO", "Tiler", "TestSupport"]),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
+        .testTarget(name: "VectorMathTests", dependencies: ["VectorMath"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap", "ImageCore", "SlideIO", "PatchBag", "SlideSynth", "TestSupport"]),
         .testTarget(name: "MILTests", dependencies: ["MIL", "SafeTensors", "TestSupport"], exclude: ["Fixtures"]),

@@ -1,4 +1,5 @@
 import Foundation
+import VectorMath
 
 /// Element-wise kernels on row-major float matrices, vectorised with Swift SIMD and split
 /// over `Compute.threads`. GEMMs go to BLAS (`GEMM.swift`); everything between them is here.
@@ -6,37 +7,10 @@ enum Kernels {
     typealias V = SIMD8<Float>
     static let lanes = 8
 
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> V {
-        UnsafeRawPointer(p).loadUnaligned(as: V.self)
-    }
-
-    @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-    }
-
-    /// e^x to about 2 ulp (Cephes' expf polynomial); inputs below −87 give ~1e-38, not 0.
-    @inline(__always) static func exp(_ x: V) -> V {
-        // Clamp with compares and selects: SIMD's `clamped` calls generic min/max out of line.
-        let lo = V(repeating: -87.3), hi = V(repeating: 88.7)
-        let x = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
-        // Round x·log2(e) to the nearest integer with the 1.5·2^23 trick (no libm call).
-        let magic = V(repeating: 12_582_912)
-        let shifted = x * V(repeating: 1.442_695_04) + magic
-        let n = shifted - magic
-        var r = x - n * V(repeating: 0.693_359_375)
-        r = r - n * V(repeating: -2.121_944_4e-4)
-        var p = V(repeating: 1.987_569_15e-4)
-        p = p * r + V(repeating: 1.398_199_95e-3)
-        p = p * r + V(repeating: 8.333_451_9e-3)
-        p = p * r + V(repeating: 4.166_579_59e-2)
-        p = p * r + V(repeating: 1.666_666_55e-1)
-        p = p * r + V(repeating: 5.000_000_12e-1)
-        let y = p * r * r + r + V(repeating: 1)
-        // 2^n from the integer held in the low mantissa bits of `shifted`.
-        let bits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
-        let scale = unsafeBitCast((bits &+ 127) &<< 23, to: V.self)
-        return y * scale
-    }
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> V { VectorMath.load(p) }
+    @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { VectorMath.store(v, p) }
+    /// e^x to about 2 ulp; inputs below −87 give ~1e-38, not 0.
+    @inline(__always) static func exp(_ x: V) -> V { VectorMath.exp(x) }
 
     /// Exact-form GELU, x·Φ(x) = ½x·erfc(−x/√2), as PyTorch's default `gelu` (not the tanh
     /// approximation). erfc is the Chebyshev fit of Numerical Recipes (`erfcc`), whose error is

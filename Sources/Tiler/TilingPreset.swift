@@ -1,4 +1,5 @@
 import Foundation
+import ImageCore
 
 /// Tissue-detection parameters (CLAM's segmentation, with areas in physical units).
 public struct TissueParameters: Codable, Equatable, Sendable {
@@ -175,19 +176,7 @@ public enum PresetLibrary {
     /// Folders searched in order: $RADIOPATH_PRESETS, the package's Tiling/ (found from the
     /// executable's location and from the source tree), then ./Tiling.
     public static func searchFolders(executablePath: String = CommandLine.arguments.first ?? "") -> [String] {
-        var dirs: [String] = []
-        if let env = ProcessInfo.processInfo.environment["RADIOPATH_PRESETS"] { dirs.append(env) }
-        var url = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<5 {
-            dirs.append(url.appendingPathComponent("Tiling").path)
-            dirs.append(url.appendingPathComponent("share/radiopath/Tiling").path)
-            url.deleteLastPathComponent()
-        }
-        // The source tree, for tests and `swift run`.
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        dirs.append(source.appendingPathComponent("Tiling").path)
-        dirs.append(FileManager.default.currentDirectoryPath + "/Tiling")
-        return dirs
+        PackageResources.folders("Tiling", environment: "RADIOPATH_PRESETS", executablePath: executablePath)
     }
 
     /// Loads a preset by name (`default`, `biopsy`, ...) or by path to a `.conf` file.
