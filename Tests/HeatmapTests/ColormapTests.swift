@@ -61,9 +61,8 @@ final class ColormapTests: XCTestCase {
         XCTAssertThrowsError(try Colormap.parse(csv: "1,2\n", name: "bad", file: "bad.csv"))
     }
 
-    /// The whole tables against matplotlib, where the venv has it (CI does not: the spot
-    /// values above cover it there).
-    func testAllTablesAgainstMatplotlibWhenAvailable() throws {
+    /// The whole tables against matplotlib (in the test venv, scripts/requirements-dev.txt).
+    func testAllTablesAgainstMatplotlib() throws {
         let script = """
         import sys, json
         from matplotlib import colormaps
