@@ -124,7 +124,25 @@ struct TrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data("! \(missingIDs.count) labelled slides have no feature bag: \(list)\n".utf8))
             if missing == .fail { throw ExitCode(2) }
         }
-        let present = LabelTable(entries: table.entries.filter { bags.paths[$0.slideID] != nil }, classes: table.classes)
+        // Read every labelled bag once: empty bags, NaN/Inf features and a feature width
+        // other than the first bag's are reported and left out, so one bad file never stops
+        // the run (memory: one bag at a time).
+        var width: Int?
+        var usable = Set<String>()
+        for e in table.entries where bags.paths[e.slideID] != nil {
+            do {
+                let b = try bags.bag(e.slideID)
+                if let w = width, w != b.dim {
+                    throw MILError(.badBag, subject: e.slideID, what: "has \(b.dim)-d features, the other bags \(w)-d",
+                                   hint: "embed every slide with the same encoder")
+                }
+                width = b.dim
+                usable.insert(e.slideID)
+            } catch {
+                FileHandle.standardError.write(Data("! left out: \(error)\n".utf8))
+            }
+        }
+        let present = LabelTable(entries: table.entries.filter { usable.contains($0.slideID) }, classes: table.classes)
         let labelOf = Dictionary(uniqueKeysWithValues: present.entries.map { ($0.slideID, $0.label) })
         let counts = (0..<present.classes.count).map { c in present.entries.filter { $0.label == c }.count }
         guard counts.filter({ $0 > 0 }).count >= 2 else {
