@@ -75,7 +75,7 @@ final class MILCommandTests: XCTestCase {
             let hist = try csv(d + "/history.csv")
             XCTAssertEqual(hist.first?.first, "epoch")
             XCTAssertEqual(hist.count, 16, "header + 15 epochs (no early stopping)")
-            XCTAssertEqual(hist.dropFirst().map { Int($0[0]) }, Array(1...15).map { Optional($0) })
+            XCTAssertEqual(hist.dropFirst().map { Int($0[0]) }, Array(0..<15).map { Optional($0) }, "0-based epochs, as CLAM counts")
             let preds = try csv(d + "/predictions.csv")
             XCTAssertEqual(preds.first, ["slide_id", "label", "p_normal", "p_tumour", "predicted"])
             for row in preds.dropFirst() {
@@ -160,6 +160,16 @@ final class MILCommandTests: XCTestCase {
         XCTAssertEqual(try csv(s2 + "/scores.csv").count, 25)
         XCTAssertFalse(FileManager.default.fileExists(atPath: s2 + "/attention/wide.h5"))
 
+        // Unusable arguments: exit 2, naming the file.
+        let nolabel = c.dir + "/nolabel.csv"
+        try "slide_id,diagnosis\nslide_00,x\n".write(toFile: nolabel, atomically: true, encoding: .utf8)
+        let nl = try radiopath(["score", c.features, "--model", model, "--labels", nolabel, "--out", c.dir + "/s3"])
+        XCTAssertEqual(nl.status, 2, nl.stderr)
+        XCTAssertTrue(nl.stderr.contains(nolabel) && nl.stderr.contains("label"), nl.stderr)
+        let nowhere = try radiopath(["score", c.dir + "/no-such-folder", "--model", model, "--out", c.dir + "/s4"])
+        XCTAssertEqual(nowhere.status, 2, nowhere.stderr)
+        XCTAssertTrue(nowhere.stderr.contains("no-such-folder: no such file or folder"), nowhere.stderr)
+
         // heatmap
         let h = c.dir + "/heatmaps"
         let id = c.ids[1]
@@ -231,6 +241,11 @@ final class MILCommandTests: XCTestCase {
         XCTAssertEqual(nl.status, 2, nl.stderr)
         XCTAssertTrue(nl.stderr.contains(nolabel), "names the file: \(nl.stderr)")
         XCTAssertTrue(nl.stderr.contains("label"), nl.stderr)
+
+        // Features that are not there.
+        let nowhere = try radiopath(["train", c.dir + "/no-such-folder", "--labels", c.labels, "--out", c.dir + "/nw"] + quick)
+        XCTAssertEqual(nowhere.status, 2, nowhere.stderr)
+        XCTAssertTrue(nowhere.stderr.contains("no-such-folder: no such file or folder"), nowhere.stderr)
     }
 
     func testHeatmapNamesAMissingScoreColumn() throws {
@@ -246,6 +261,9 @@ final class MILCommandTests: XCTestCase {
         let other = try radiopath(["heatmap", dir + "/tiles/patches/CMU-1-Small-Region.h5", "--out", dir + "/h", "--score", "tumour_prob"])
         XCTAssertEqual(other.status, 1, other.stderr)
         XCTAssertTrue(other.stderr.contains("'tumour_prob'"), other.stderr)
+        let norm = try radiopath(["heatmap", dir + "/tiles/patches/CMU-1-Small-Region.h5", "--out", dir + "/h", "--normalise", "zscore"])
+        XCTAssertEqual(norm.status, 2, "a bad argument: \(norm.stderr)")
+        XCTAssertTrue(norm.stderr.contains("--normalise zscore"), norm.stderr)
     }
 }
 
