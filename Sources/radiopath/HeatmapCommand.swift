@@ -79,7 +79,9 @@ struct HeatmapCommand: ParsableCommand {
         case "rank": norm = .rank
         case "minmax": norm = .minMax
         case "fixed": norm = .fixed(low: 0, high: 1)
-        default: throw ValidationError("--normalise must be percentile, rank, minmax or fixed")
+        default:   // exit 2 like the other bad arguments (a ValidationError would exit 64)
+            FileHandle.standardError.write(Data("✗ --normalise \(normalise): must be percentile, rank, minmax or fixed\n".utf8))
+            throw ExitCode(2)
         }
         let colormap: Colormap
         do { colormap = try Colormap.named(cmap) } catch { FileHandle.standardError.write(Data("✗ \(error)\n".utf8)); throw ExitCode(2) }

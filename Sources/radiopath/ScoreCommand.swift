@@ -51,14 +51,20 @@ struct ScoreCommand: ParsableCommand {
             FileHandle.standardError.write(Data("✗ \(error)\n".utf8)); throw ExitCode(2)
         }
         let modelHash = try SHA256.hexDigest(ofFile: model)
-        let table = try labels.map { try LabelTable.read(path: $0, classOrder: classes?.split(separator: ",").map(String.init)) }
+        // Unreadable labels or feature paths are bad arguments (exit 2), like a bad model.
+        let table: LabelTable?, bags: FeatureBags
+        do {
+            table = try labels.map { try LabelTable.read(path: $0, classOrder: classes?.split(separator: ",").map(String.init)) }
+            bags = try FeatureBags(features)
+        } catch {
+            FileHandle.standardError.write(Data("✗ \(error)\n".utf8)); throw ExitCode(2)
+        }
         let classNames = table?.classes ?? classes?.split(separator: ",").map(String.init) ?? (0..<m.classes).map(String.init)
         guard classNames.count == m.classes else {
             FileHandle.standardError.write(Data("✗ \(model): the model has \(m.classes) classes but \(classNames.count) class names were given\n".utf8))
             throw ExitCode(2)
         }
         let labelOf = Dictionary(uniqueKeysWithValues: (table?.entries ?? []).map { ($0.slideID, $0.label) })
-        let bags = try FeatureBags(features)
         let root = URL(fileURLWithPath: out).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: root + "/attention", withIntermediateDirectories: true)
 

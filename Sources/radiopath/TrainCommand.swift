@@ -113,11 +113,13 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let table: LabelTable
-        do { table = try LabelTable.read(path: labels, classOrder: classes?.split(separator: ",").map(String.init)) } catch {
+        let table: LabelTable, bags: FeatureBags
+        do {
+            table = try LabelTable.read(path: labels, classOrder: classes?.split(separator: ",").map(String.init))
+            bags = try FeatureBags(features)
+        } catch {
             FileHandle.standardError.write(Data("✗ \(error)\n".utf8)); throw ExitCode(2)
         }
-        let bags = try FeatureBags(features)
         let missingIDs = table.entries.map(\.slideID).filter { bags.paths[$0] == nil }
         if !missingIDs.isEmpty {
             let list = missingIDs.prefix(10).joined(separator: ", ") + (missingIDs.count > 10 ? ", …" : "")
