@@ -27,7 +27,7 @@ public final class SafeTensorsFile {
         }
         guard FileManager.default.fileExists(atPath: path) else {
             throw SafeTensorsError(path: path, what: "weight file not found",
-                                   hint: "check the --weights path; weights cannot be downloaded here, bring the file")
+                                   hint: "check the path; weights cannot be downloaded here, bring the file")
         }
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
             throw bad("cannot read the file (\(error.localizedDescription))")
