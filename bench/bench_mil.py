@@ -106,12 +106,13 @@ def digits_data(d, n_train=200, n_test=100, seed=0):
     return ids, labels, split
 
 
-def clam_data(d, bags=100, patches=2000, dim=1024, seed=0):
-    """Seeded N(0,1) features; positive bags get 20 patches shifted along 32 features."""
+def clam_data(d, bags=100, test=20, patches=2000, dim=1024, seed=0):
+    """Seeded N(0,1) features; positive bags get 20 patches shifted along 32 features. The
+    `test` extra bags are held out (radiopath train needs a test set to write its metrics)."""
     marker = d / "done.json"
-    spec = dict(bags=bags, patches=patches, dim=dim, seed=seed)
-    ids = [f"slide_{b:03d}" for b in range(bags)]
-    labels = [b % 2 for b in range(bags)]
+    spec = dict(bags=bags, test=test, patches=patches, dim=dim, seed=seed)
+    ids = [f"slide_{b:03d}" for b in range(bags + test)]
+    labels = [b % 2 for b in range(bags + test)]
     if marker.exists() and json.loads(marker.read_text()) == spec:
         return ids, labels
     shutil.rmtree(d, ignore_errors=True)
@@ -122,7 +123,7 @@ def clam_data(d, bags=100, patches=2000, dim=1024, seed=0):
         if label:
             x[rng.choice(patches, 20, replace=False), :32] += 1.5
         write_bag(d / "bags" / f"{sid}.h5", x)
-    write_cohort(d, ids, labels, ids, [])
+    write_cohort(d, ids, labels, ids[:bags], ids[bags:])
     marker.write_text(json.dumps(spec))
     return ids, labels
 
@@ -220,32 +221,33 @@ def main():
     t = time.perf_counter()
     cids, clabels = clam_data(cd)
     print(f"  CLAM-scale bags ready ({time.perf_counter() - t:.1f} s, not timed)", file=sys.stderr)
-    csplit = {"train": cids, "test": []}
+    csplit = {"train": cids[:100], "test": cids[100:]}
     model = None
     for kind in MODELS:
         rp = radiopath_train(binary, cd, kind, a.clam_epochs, work / f"clam-{kind}")
         pt = torch_train(cd, cids, clabels, csplit, kind, a.clam_epochs, a.threads)
         if kind == "clam_sb":
             model, torch_model = rp[3], pt[3]
-        train_rows.append(dict(task="CLAM scale (100 bags x 2000 x 1024-d)", model=kind, epochs=a.clam_epochs,
+        train_rows.append(dict(task="CLAM scale (100 train / 20 test bags x 2000 x 1024-d)", model=kind, epochs=a.clam_epochs,
                                radiopath_s_per_epoch=rp[0], pytorch_s_per_epoch=pt[0], speedup=pt[0] / rp[0],
-                               radiopath_test_auc=None, pytorch_test_auc=None))
+                               radiopath_test_auc=rp[2], pytorch_test_auc=pt[2]))
         print(f"  CLAM scale {kind}: RadioPath {rp[0]:.2f} s/epoch {rp[1]}, PyTorch {pt[0]:.2f} s/epoch {pt[1]}",
               file=sys.stderr)
 
     # 3. Scoring
     dest = work / "score"
     shutil.rmtree(dest, ignore_errors=True)
-    seconds, peak, _ = measure([binary, "score", cd / "bags", "--model", model, "--out", dest])
+    scored = csplit["train"]
+    seconds, peak, _ = measure([binary, "score", *(cd / "bags" / f"{s}.h5" for s in scored), "--model", model, "--out", dest])
     import torch
     from mil_reference import predict
     torch.set_num_threads(a.threads)
     t = time.perf_counter()
-    predict(torch_model, LazyBags(cd / "bags" / f"{s}.h5" for s in cids))
-    torch_per_slide = (time.perf_counter() - t) / len(cids)
-    scoring = dict(slides=len(cids), radiopath_s_per_slide=seconds / len(cids), radiopath_peak_mib=peak,
+    predict(torch_model, LazyBags(cd / "bags" / f"{s}.h5" for s in scored))
+    torch_per_slide = (time.perf_counter() - t) / len(scored)
+    scoring = dict(slides=len(scored), radiopath_s_per_slide=seconds / len(scored), radiopath_peak_mib=peak,
                    pytorch_s_per_slide_inference=torch_per_slide)
-    print(f"  score: {seconds / len(cids):.3f} s/slide, peak {peak:.0f} MiB; PyTorch inference {torch_per_slide:.3f} s/slide",
+    print(f"  score: {seconds / len(scored):.3f} s/slide, peak {peak:.0f} MiB; PyTorch inference {torch_per_slide:.3f} s/slide",
           file=sys.stderr)
 
     # 4. Heatmap
