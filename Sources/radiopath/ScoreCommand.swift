@@ -40,6 +40,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Class names in order, comma-separated (as given to train).")
     var classes: String?
 
+    @Option(help: "Threads for the GEMMs and loops.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
     @Flag(help: "Print the per-slide scores as JSON on standard output.")
     var json = false
 
@@ -76,7 +79,7 @@ struct ScoreCommand: ParsableCommand {
                 guard let f = content.features, let d = content.featureDim else {
                     throw MILError(.badBag, subject: path, what: "has no 'features' dataset", hint: "run radiopath embed on it first")
                 }
-                let s = try m.score(try MILBag(features: f, patches: content.count, dim: d), id: id)
+                let s = try m.score(try MILBag(features: f, patches: content.count, dim: d), id: id, threads: threads)
                 var attrs = content.fileAttributes
                 attrs["radiopath_command"] = .string("score")
                 attrs["radiopath_version"] = .string(RadioPath.version)

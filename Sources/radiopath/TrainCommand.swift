@@ -92,6 +92,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of splits, initialisation, dropout and bag order.")
     var seed: UInt64 = 1
 
+    @Option(help: "Threads for the GEMMs and loops (the same seed and thread count give the same weights).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
     @Option(help: "Labelled slides without a feature bag: skip (listed) or fail.")
     var missing: MissingPolicy = .skip
 
@@ -103,7 +106,8 @@ struct TrainCommand: ParsableCommand {
     struct FoldSummary: Codable {
         let fold: Int, train: Int, val: Int, test: Int, bestEpoch: Int, epochs: Int, stoppedEarly: Bool, seconds: Double
         let evaluation: BinaryEvaluation?
-        let accuracy: Double
+        /// Share of test slides whose most probable class is their label; nil without test slides.
+        let accuracy: Double?
     }
 
     func validate() throws {
@@ -166,7 +170,7 @@ struct TrainCommand: ParsableCommand {
         var config = MILTrainingConfig()
         config.kind = model; config.size = size; config.classes = present.classes.count; config.seed = seed
         config.learningRate = lr; config.weightDecay = weightDecay; config.dropout = dropout; config.bagWeight = bagWeight
-        config.kSample = kSample; config.maxEpochs = epochs; config.classWeighted = classWeighted
+        config.kSample = kSample; config.maxEpochs = epochs; config.classWeighted = classWeighted; config.threads = threads
         config.earlyStopping = patience > 0 ? .init(patience: patience, stopEpoch: stopEpoch) : nil
 
         var summaries: [FoldSummary] = []
@@ -207,7 +211,7 @@ struct TrainCommand: ParsableCommand {
                                                rows: hist).encoded().utf8), to: dir + "/history.csv")
             var preds = Predictions()
             for id in split.test where labelOf[id] != nil {
-                let s = try trained.score(try bags.bag(id), id: id)
+                let s = try trained.score(try bags.bag(id), id: id, threads: threads)
                 preds.ids.append(id); preds.labels.append(labelOf[id]); preds.probabilities.append(s.probabilities)
             }
             try AtomicFile.write(Data(preds.csv(classes: present.classes).utf8), to: dir + "/predictions.csv")
@@ -219,7 +223,7 @@ struct TrainCommand: ParsableCommand {
             let summary = FoldSummary(fold: k, train: trainSet.count, val: split.val.count, test: preds.ids.count,
                                       bestEpoch: result.bestEpoch, epochs: result.history.count, stoppedEarly: result.stoppedEarly,
                                       seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, evaluation: eval,
-                                      accuracy: preds.ids.isEmpty ? .nan : Double(correct) / Double(preds.ids.count))
+                                      accuracy: preds.ids.isEmpty ? nil : Double(correct) / Double(preds.ids.count))
             try AtomicFile.write(try TileCommand.encoder.encode(summary), to: dir + "/metrics.json")
             summaries.append(summary)
             FileHandle.standardError.write(Data((Self.foldLine(summary) + "\n").utf8))
@@ -248,7 +252,7 @@ struct TrainCommand: ParsableCommand {
             line += String(format: "; test AUC %.3f (95%% CI %.3f–%.3f), balanced accuracy %.3f", e.auc.auc, e.auc.interval.lower,
                            e.auc.interval.upper, e.metrics.balancedAccuracy)
         } else if s.test > 0 {
-            line += String(format: "; test accuracy %.3f", s.accuracy)
+            line += String(format: "; test accuracy %.3f", s.accuracy ?? .nan)
         }
         return line + String(format: " (%.1f s)", s.seconds)
     }
