@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap", "ImageCore", "SlideIO", "PatchBag", "SlideSynth", "TestSupport"]),
         .testTarget(name: "MILTests", dependencies: ["MIL", "SafeTensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
-        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "TestSupport"]),
+        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

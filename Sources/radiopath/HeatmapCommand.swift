@@ -1,9 +1,13 @@
 import ArgumentParser
+import Embedder
+import FeatureExtraction
 import Foundation
 import Heatmap
 import ImageCore
+import MIL
 import PatchBag
 import SlideIO
+import Tiler
 
 /// `radiopath heatmap`: per-patch scores painted back onto the slide.
 struct HeatmapCommand: ParsableCommand {
@@ -28,6 +32,12 @@ struct HeatmapCommand: ParsableCommand {
                                  and lowest scoring patches with their scores
         Scores are normalised per slide: percentile (CLAM's default), rank,
         minmax, or fixed (0–1 as given, e.g. probabilities).
+
+        --overlap 0.5 (CLAM's heatmaps): the slide is tiled again with the
+        recorded tiling parameters and half-patch steps, embedded with the
+        recorded encoder (--weights for one that needs a file) and scored with
+        the recorded model (or --model); overlapping patches are averaged.
+        The dense grid, its features and attention go under <out>/overlap/.
         """)
 
     @Argument(help: "Score files (.h5 with coords and a score column).")
@@ -72,6 +82,19 @@ struct HeatmapCommand: ParsableCommand {
     @Option(help: "Heatmap image format: png or jpg.")
     var format = "png"
 
+    @Option(help: "Re-tile with this overlap (0–0.9 of a patch), embed and score before painting.")
+    var overlap = 0.0
+
+    @Option(help: "With --overlap: the encoder's weight file (encoders that need one).")
+    var weights: String?
+
+    @Option(help: "With --overlap: the MIL model (default: the one the score file records).")
+    var model: String?
+
+    func validate() throws {
+        guard (0..<0.95).contains(overlap) else { throw ValidationError("--overlap must be in [0, 0.95)") }
+    }
+
     func run() throws {
         let norm: ScoreNormalisation
         switch normalise {
@@ -104,7 +127,8 @@ struct HeatmapCommand: ParsableCommand {
     }
 
     func render(_ path: String, id: String, root: String, norm: ScoreNormalisation, colormap: Colormap) throws -> String {
-        let bag = try PatchBag.read(path: path, scores: [score])
+        var bag = try PatchBag.read(path: path, scores: [score])
+        if overlap > 0 { bag = try rescoreWithOverlap(bag, path: path, id: id, root: root) }
         guard let raw = bag.scores[score] else {
             throw HeatmapError(path: path, reason: "has no per-patch column '\(score)'",
                                hint: "score the slide with radiopath score, or name the column with --score")
@@ -156,5 +180,50 @@ struct HeatmapCommand: ParsableCommand {
             }
         }
         return written.joined(separator: ", ")
+    }
+
+    /// Tiles the slide again with the recorded tiling parameters and `overlap`, embeds the
+    /// patches with the recorded encoder and scores them with the model; returns the dense
+    /// grid's attention file. Intermediate bags stay under <out>/overlap/ (reused on reruns).
+    func rescoreWithOverlap(_ scored: PatchBagContents, path: String, id: String, root: String) throws -> PatchBagContents {
+        func recorded(_ key: String) throws -> String {
+            guard case .string(let v)? = scored.fileAttributes[key], !v.isEmpty else {
+                throw HeatmapError(path: path, reason: "does not record \(key), needed to re-tile, embed and score with --overlap",
+                                   hint: "pass an attention file written by radiopath score from embedded bags")
+            }
+            return v
+        }
+        var preset = try TilingPreset.parse(try recorded("tiling_parameters"), name: "recorded", file: path)
+        try preset.set("overlap", "\(Int((Double(preset.grid.patchSize) * overlap).rounded()))")
+        var slidePath = try recorded("slide_path")
+        if let dir = slidesDir { slidePath = dir + "/" + URL(fileURLWithPath: slidePath).lastPathComponent }
+        let layout = TileOutputLayout(root: root + "/overlap")
+        let tiled = TileJob.run(TileRequest(slidePath: slidePath, slideID: id, layout: layout, preset: preset,
+                                            mppOverride: nil, force: false, toolVersion: RadioPath.version))
+        guard tiled.status != .failed else {
+            throw HeatmapError(path: slidePath, reason: "re-tiling failed: \(tiled.error ?? "")", hint: tiled.hint ?? "")
+        }
+        let encoder = try EncoderRegistry.make(try recorded("encoder"), weights: weights)
+        let features = "\(root)/overlap/features_\(encoder.name)/\(id).h5"
+        var req = EmbedRequest(bagPath: layout.bag(id), slideID: id, outputPath: features, toolVersion: RadioPath.version,
+                               command: "radiopath heatmap --overlap \(overlap)")
+        req.decodeWorkers = max(1, Compute.threads / 2)
+        let embedded = EmbedJob.run(req, encoder: encoder)
+        guard embedded.status != .failed else {
+            throw HeatmapError(path: slidePath, reason: "embedding the overlapping patches failed: \(embedded.error ?? "")", hint: embedded.hint ?? "")
+        }
+        let mil = try MILModel(contentsOf: try model ?? recorded("mil_model"))
+        var bag = try PatchBag.read(path: features)
+        guard let f = bag.features, let d = bag.featureDim else {
+            throw HeatmapError(path: features, reason: "has no features", hint: "delete it and rerun")
+        }
+        let s = try mil.score(try MILBag(features: f, patches: bag.count, dim: d), id: id)
+        bag.features = nil; bag.featureDim = nil
+        bag.scores = ["attention": s.attention, "attention_raw": s.attentionRaw]
+        bag.fileAttributes["slide_probabilities"] = .doubles(s.probabilities.map(Double.init))
+        bag.fileAttributes["classes"] = scored.fileAttributes["classes"]
+        try PatchBag.write(path: "\(root)/overlap/attention/\(id).h5", coords: bag.coords, coordsAttributes: bag.coordsAttributes,
+                           tissueFraction: nil, scores: bag.scores, fileAttributes: bag.fileAttributes)
+        return bag
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MIL
 import PatchBag
 import TestSupport
 import XCTest
@@ -280,4 +281,37 @@ private struct SeededGaussian {
     }
     mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
     mutating func gaussian() -> Float { Float((-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform())) }
+}
+
+/// `heatmap --overlap`: the slide is tiled again with the recorded parameters and half-patch
+/// steps, embedded with the recorded encoder and scored with the recorded model.
+final class OverlapHeatmapTests: XCTestCase {
+    func testOverlapRetilesEmbedsAndScoresTheDenserGrid() throws {
+        let slide = try TestEnv.testdata("slides/CMU-1-Small-Region.svs")
+        let dir = try TestEnv.scratch(self, "cli-overlap")
+        let embed = try radiopath(["embed", slide, "--out", dir + "/run"])
+        XCTAssertEqual(embed.status, 0, embed.stderr)
+        let model = try MILModel(kind: .clamSB, inputDim: 58, classes: 2, seed: 5)   // pathomic-v1 is 58-d
+        try model.save(to: dir + "/model.safetensors")
+        let score = try radiopath(["score", dir + "/run/features_pathomic-v1", "--model", dir + "/model.safetensors", "--out", dir + "/s"])
+        XCTAssertEqual(score.status, 0, score.stderr)
+        let attention = dir + "/s/attention/CMU-1-Small-Region.h5"
+        let r = try radiopath(["heatmap", attention, "--out", dir + "/h", "--overlap", "0.5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let sparse = try PatchBag.read(path: attention, scores: ["attention"])
+        let dense = try PatchBag.read(path: dir + "/h/overlap/attention/CMU-1-Small-Region.h5", scores: ["attention"])
+        XCTAssertGreaterThan(dense.count, 2 * sparse.count, "half-patch steps give about four times the patches")
+        XCTAssertEqual(dense.coordsAttributes["overlap"], .int(112))
+        let a = try XCTUnwrap(dense.scores["attention"])
+        XCTAssertEqual(a.reduce(0, +), 1, accuracy: 1e-4)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/h/CMU-1-Small-Region_heatmap.png"))
+
+        // A file that does not say how it was made cannot be re-tiled.
+        try PatchBag.write(path: dir + "/bare.h5", coords: sparse.coords, coordsAttributes: sparse.coordsAttributes, tissueFraction: nil,
+                           scores: ["attention": try XCTUnwrap(sparse.scores["attention"])],
+                           fileAttributes: ["slide_path": .string(slide)])
+        let bare = try radiopath(["heatmap", dir + "/bare.h5", "--out", dir + "/h2", "--overlap", "0.5"])
+        XCTAssertEqual(bare.status, 1)
+        XCTAssertTrue(bare.stderr.contains("does not record tiling_parameters"), bare.stderr)
+    }
 }
