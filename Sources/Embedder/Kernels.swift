@@ -35,20 +35,6 @@ enum Kernels {
         return x * phi
     }
 
-    /// Applies `op` to every element of `n` floats in place, in parallel.
-    @inline(__always) static func map(_ a: UnsafeMutablePointer<Float>, _ n: Int, _ op: @escaping (V) -> V) {
-        Compute.parallelRanges(n, minChunk: 1 << 14) { r in
-            var i = r.lowerBound
-            while i + lanes <= r.upperBound { store(op(load(a + i)), a + i); i += lanes }
-            if i < r.upperBound {
-                var tail = V(repeating: 0)
-                for j in i..<r.upperBound { tail[j - i] = a[j] }
-                let y = op(tail)
-                for j in i..<r.upperBound { a[j] = y[j - i] }
-            }
-        }
-    }
-
     /// Runs `body(row)` for each of `rows` rows in parallel (rows grouped into chunks).
     @inline(__always) static func rows(_ rows: Int, work: Int, _ body: @escaping (Int) -> Void) {
         Compute.parallelRanges(rows, minChunk: max(1, (1 << 15) / max(1, work))) { r in for i in r { body(i) } }
@@ -56,15 +42,8 @@ enum Kernels {
 
     enum Activation { case none, relu, gelu }
 
-    /// c[i, j] = act(c[i, j] + bias[j]) over an m × n matrix with row stride `ld`, in parallel.
-    static func biasActivation(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ld: Int,
-                               bias: UnsafePointer<Float>, _ act: Activation) {
-        Compute.parallelRanges(m, minChunk: max(1, (1 << 15) / max(1, n))) { r in
-            biasActivationRows(c + r.lowerBound * ld, m: r.count, n: n, ld: ld, bias: bias, act)
-        }
-    }
-
-    /// The same on the calling thread (the epilogue of one thread's GEMM rows).
+    /// c[i, j] = act(c[i, j] + bias[j]) over an m × n matrix with row stride `ld`, on the
+    /// calling thread (the epilogue of one thread's GEMM rows).
     static func biasActivationRows(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ld: Int,
                                    bias: UnsafePointer<Float>, _ act: Activation) {
         for i in 0..<m {

@@ -1,4 +1,5 @@
 import Foundation
+import ImageCore
 
 extension ScoreMap {
     /// Gaussian smoothing with standard deviation `sigma` raster pixels, as
@@ -53,7 +54,7 @@ struct GaussianKernel {
             plane.withUnsafeBufferPointer { inB in
                 tmp.withUnsafeMutableBufferPointer { tB in
                     let wp = wB.baseAddress!, ip = inB.baseAddress!, tp = tB.baseAddress!
-                    parallelBands(h, minBand: 4) { rows in
+                    parallelBands(count: h, workPerItem: w * (2 * r + 1), minBand: 4) { rows in
                         let line = UnsafeMutablePointer<Float>.allocate(capacity: w + 2 * r)
                         defer { line.deallocate() }
                         for y in rows {
@@ -70,7 +71,7 @@ struct GaussianKernel {
             tmp.withUnsafeBufferPointer { tB in
                 plane.withUnsafeMutableBufferPointer { oB in
                     let wp = wB.baseAddress!, tp = tB.baseAddress!, op = oB.baseAddress!
-                    parallelBands(h, minBand: 4) { rows in
+                    parallelBands(count: h, workPerItem: w * (2 * r + 1), minBand: 4) { rows in
                         let acc = UnsafeMutablePointer<Double>.allocate(capacity: w)
                         defer { acc.deallocate() }
                         for y in rows {

@@ -137,7 +137,7 @@ public struct ScoreMap: Sendable, Equatable {
             values.withUnsafeBufferPointer { v in
                 blend.front.withUnsafeBufferPointer { f in
                     let pp = p.baseAddress!, vp = v.baseAddress!, fp = f.baseAddress!
-                    parallelBands(height) { rows in
+                    parallelBands(count: height, workPerItem: width * 4) { rows in
                         for j in rows {
                             for i in 0..<width {
                                 let k = j * width + i

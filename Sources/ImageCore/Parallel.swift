@@ -4,7 +4,7 @@ import Foundation
 /// job is big enough to pay for the threads; otherwise runs one band inline. `body` must only write
 /// to memory owned by its band.
 @inline(__always)
-func parallelBands(count: Int, workPerItem: Int, minBand: Int = 1, _ body: (Range<Int>) -> Void) {
+public func parallelBands(count: Int, workPerItem: Int, minBand: Int = 1, _ body: (Range<Int>) -> Void) {
     guard count > 0 else { return }
     let cores = ProcessInfo.processInfo.activeProcessorCount
     // Below ~256k units of work the dispatch overhead dominates.

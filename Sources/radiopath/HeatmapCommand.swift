@@ -146,7 +146,8 @@ struct HeatmapCommand: ParsableCommand {
         map.alpha = alpha
         map.downsample = downsample
         if blurUm > 0 { map.smoothing = .micrometres(blurUm) }
-        if let mask { map.tissueMask = try PNGCodec.decodeGray(Data(contentsOf: URL(fileURLWithPath: mask))) }
+        let tissueMask = try mask.map { try PNGCodec.decodeGray(Data(contentsOf: URL(fileURLWithPath: $0))) }
+        map.tissueMask = tissueMask
         var lines = ["\(score), \(normalise), \(bag.count) patches"]
         if case .doubles(let p)? = bag.fileAttributes["slide_probabilities"], case .string(let names)? = bag.fileAttributes["classes"] {
             let c = names.split(separator: ",").map(String.init)
@@ -160,7 +161,7 @@ struct HeatmapCommand: ParsableCommand {
         if fullRes {
             var writer = HeatmapOverlayWriter(colormap: colormap)
             writer.alpha = alpha
-            if let mask { writer.tissueMask = try PNGCodec.decodeGray(Data(contentsOf: URL(fileURLWithPath: mask))) }
+            writer.tissueMask = tissueMask
             let grid = ScoreMap.compact(patches: patches, values: normalised, slideWidth: slide.width, slideHeight: slide.height)
             try writer.write(slide: slide, scores: grid, to: "\(root)/\(id)_overlay.tiff")
             written.append("\(id)_overlay.tiff")
@@ -214,10 +215,7 @@ struct HeatmapCommand: ParsableCommand {
         }
         let mil = try MILModel(contentsOf: try model ?? recorded("mil_model"))
         var bag = try PatchBag.read(path: features)
-        guard let f = bag.features, let d = bag.featureDim else {
-            throw HeatmapError(path: features, reason: "has no features", hint: "delete it and rerun")
-        }
-        let s = try mil.score(try MILBag(features: f, patches: bag.count, dim: d), id: id)
+        let s = try mil.score(try MILBag(bag, path: features), id: id)
         bag.features = nil; bag.featureDim = nil
         bag.scores = ["attention": s.attention, "attention_raw": s.attentionRaw]
         bag.fileAttributes["slide_probabilities"] = .doubles(s.probabilities.map(Double.init))

@@ -29,12 +29,18 @@ struct FeatureBags {
     /// The bag of `id` as a MIL bag (its features; errors name the file).
     func bag(_ id: String) throws -> MILBag {
         guard let path = paths[id] else { throw MILError(.badBag, subject: id, what: "no feature file", hint: "embed the slide first") }
-        let c = try PatchBag.read(path: path)
+        return try MILBag(try PatchBag.read(path: path), path: path)
+    }
+}
+
+extension MILBag {
+    /// The features of a bag read from `path`; a bag without them is an error naming the file.
+    init(_ c: PatchBagContents, path: String) throws {
         guard let f = c.features, let d = c.featureDim else {
             throw MILError(.badBag, subject: path, what: "has no 'features' dataset (a patch bag, not a features bag?)",
                            hint: "run radiopath embed on it first")
         }
-        return try MILBag(features: f, patches: c.count, dim: d)
+        try self.init(features: f, patches: c.count, dim: d)
     }
 }
 

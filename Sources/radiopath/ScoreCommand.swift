@@ -76,10 +76,7 @@ struct ScoreCommand: ParsableCommand {
             let path = bags.paths[id]!
             do {
                 let content = try PatchBag.read(path: path)
-                guard let f = content.features, let d = content.featureDim else {
-                    throw MILError(.badBag, subject: path, what: "has no 'features' dataset", hint: "run radiopath embed on it first")
-                }
-                let s = try m.score(try MILBag(features: f, patches: content.count, dim: d), id: id, threads: threads)
+                let s = try m.score(try MILBag(content, path: path), id: id, threads: threads)
                 var attrs = content.fileAttributes
                 attrs["radiopath_command"] = .string("score")
                 attrs["radiopath_version"] = .string(RadioPath.version)

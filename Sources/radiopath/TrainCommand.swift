@@ -132,9 +132,10 @@ struct TrainCommand: ParsableCommand {
         }
         // Read every labelled bag once: empty bags, NaN/Inf features and a feature width
         // other than the first bag's are reported and left out, so one bad file never stops
-        // the run (memory: one bag at a time).
+        // the run; each bag's feature sums are kept for the folds' standardisation (memory:
+        // one bag at a time plus 2·D numbers per bag).
         var width: Int?
-        var usable = Set<String>()
+        var moments: [String: Moments] = [:]   // per usable bag, for the standardisation
         for e in table.entries where bags.paths[e.slideID] != nil {
             do {
                 let b = try bags.bag(e.slideID)
@@ -143,12 +144,12 @@ struct TrainCommand: ParsableCommand {
                                    hint: "embed every slide with the same encoder")
                 }
                 width = b.dim
-                usable.insert(e.slideID)
+                moments[e.slideID] = Moments(b)
             } catch {
                 FileHandle.standardError.write(Data("! left out: \(error)\n".utf8))
             }
         }
-        let present = LabelTable(entries: table.entries.filter { usable.contains($0.slideID) }, classes: table.classes)
+        let present = LabelTable(entries: table.entries.filter { moments[$0.slideID] != nil }, classes: table.classes)
         let labelOf = Dictionary(uniqueKeysWithValues: present.entries.map { ($0.slideID, $0.label) })
         let counts = (0..<present.classes.count).map { c in present.entries.filter { $0.label == c }.count }
         guard counts.filter({ $0 > 0 }).count >= 2 else {
@@ -177,7 +178,7 @@ struct TrainCommand: ParsableCommand {
         for (k, split) in foldSplits.enumerated() {
             try AtomicFile.write(Data(Splits.clamCSV(split).utf8), to: "\(root)/splits/splits_\(k).csv")
             let trainIDs = split.train.filter { labelOf[$0] != nil }
-            let norm = standardize ? try Self.standardization(trainIDs.map { try bags.bag($0) }) : nil
+            let norm = standardize ? Self.standardization(trainIDs.compactMap { moments[$0] }) : nil
             func set(_ ids: [String]) throws -> MILBagSet? {
                 let ids = ids.filter { labelOf[$0] != nil }
                 return ids.isEmpty ? nil : try MILBagSet(ids: ids, labels: ids.map { labelOf[$0]! }) { i in
@@ -232,14 +233,26 @@ struct TrainCommand: ParsableCommand {
         if json { print(String(decoding: try TileCommand.encoder.encode(summaries), as: UTF8.self)) }
     }
 
+    /// One bag's per-feature sums of x and x², and its patch count.
+    struct Moments {
+        var sum: [Double], squares: [Double], patches: Double
+        init(_ b: MILBag) {
+            sum = [Double](repeating: 0, count: b.dim); squares = sum
+            for r in 0..<b.patches {
+                for j in 0..<b.dim { let v = Double(b.features[r * b.dim + j]); sum[j] += v; squares[j] += v * v }
+            }
+            patches = Double(b.patches)
+        }
+    }
+
     /// Per-feature mean and standard deviation over every patch of the training bags (a
     /// constant feature gets std 1, so it passes unchanged).
-    static func standardization(_ bags: [MILBag]) throws -> (mean: [Float], std: [Float]) {
-        guard let d = bags.first?.dim else { return ([], []) }
-        var sum = [Double](repeating: 0, count: d), sq = [Double](repeating: 0, count: d), n = 0.0
+    static func standardization(_ bags: [Moments]) -> (mean: [Float], std: [Float]) {
+        guard let d = bags.first?.sum.count else { return ([], []) }
+        var sum = [Double](repeating: 0, count: d), sq = sum, n = 0.0
         for b in bags {
-            for r in 0..<b.patches { for j in 0..<d { let v = Double(b.features[r * d + j]); sum[j] += v; sq[j] += v * v } }
-            n += Double(b.patches)
+            for j in 0..<d { sum[j] += b.sum[j]; sq[j] += b.squares[j] }
+            n += b.patches
         }
         let mean = sum.map { $0 / n }
         let std = (0..<d).map { j -> Float in let v = max(0, sq[j] / n - mean[j] * mean[j]).squareRoot(); return v > 1e-12 ? Float(v) : 1 }
