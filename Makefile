@@ -24,6 +24,8 @@ $(VENV)/.installed: scripts/requirements-dev.txt
 	@# PyTorch CPU (offline wheel) for the peer tests that run torch live; optional: without it
 	@# those tests say SKIPPED and the committed torch fixtures still hold the rest.
 	-$(PYTHON) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu" || echo "torch unavailable: its live peer tests will be skipped"
+	@# PyRadiomics 3.0.1 only builds against the venv's numpy without build isolation.
+	-$(PYTHON) -m pip install -q --disable-pip-version-check --no-build-isolation "pyradiomics==3.0.1" || echo "pyradiomics unavailable: its live peer tests will be skipped"
 	@touch $@
 
 build: deps

@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "ZlibIO", "VolumeIO", "Radiomics", "Cells", "Pathomics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "ImageCore", dependencies: ["CPNG", "CTurboJPEG", "CTIFF"], swiftSettings: optimisedInDebug),
         .target(name: "SlideIO", dependencies: ["COpenSlide", "CTIFF", "ImageCore"]),
@@ -43,10 +44,19 @@ let package = Package(
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         // CTIFF: the overlay copies untouched JPEG tiles of the slide's TIFF as they are;
         // CTurboJPEG: it encodes RGB-coded tiles (no colour transform) for RGB-coded slides.
-        .target(name: "Heatmap", dependencies: ["ImageCore", "SlideIO", "PatchBag", "SlideSynth", "CTIFF", "CTurboJPEG"],
+        .target(name: "Heatmap", dependencies: ["ImageCore", "SlideIO", "PatchBag", "SlideSynth", "CTIFF", "CTurboJPEG", "ZlibIO"],
                 swiftSettings: optimisedInDebug),
+        // gzip/deflate for .nii.gz, NRRD and gzipped GeoJSON.
+        .target(name: "ZlibIO", dependencies: ["CZlib"]),
+        // Nuclei, per-nucleus features and cell graphs: pixel loops over whole slides.
+        .target(name: "Cells", dependencies: ["ImageCore", "SlideIO", "PatchBag", "ZlibIO"], swiftSettings: optimisedInDebug),
+        .target(name: "Pathomics", dependencies: ["Cells", "ImageCore", "Tabular"], swiftSettings: optimisedInDebug),
+        // Volumes in patient millimetres (LPS) from NIfTI, NRRD and DICOM.
+        .target(name: "VolumeIO", dependencies: ["ZlibIO"], swiftSettings: optimisedInDebug),
+        // IBSI features and filters: voxel loops, optimised in debug so tests run real volumes.
+        .target(name: "Radiomics", dependencies: ["VolumeIO"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,6 +77,11 @@ let package = Package(
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap", "ImageCore", "SlideIO", "PatchBag", "SlideSynth", "TestSupport"]),
         .testTarget(name: "MILTests", dependencies: ["MIL", "SafeTensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
+        .testTarget(name: "ZlibIOTests", dependencies: ["ZlibIO", "TestSupport"]),
+        .testTarget(name: "CellsTests", dependencies: ["Cells", "ImageCore", "SlideIO", "SlideSynth", "PatchBag", "TestSupport"]),
+        .testTarget(name: "PathomicsTests", dependencies: ["Pathomics", "Cells", "ImageCore", "TestSupport"]),
+        .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
+        .testTarget(name: "RadiomicsTests", dependencies: ["Radiomics", "VolumeIO", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

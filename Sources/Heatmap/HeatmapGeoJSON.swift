@@ -1,4 +1,5 @@
 import Foundation
+import ZlibIO
 import ImageCore
 
 /// The scored patches as QuPath detections (File › Import objects): one square per patch
@@ -40,7 +41,7 @@ public enum HeatmapGeoJSON {
     public static func write(patches: PatchSet, scores: [Double], percentiles: [Double]?, slideID: String,
                              className: String? = nil, to path: String) throws {
         var data = encode(patches: patches, scores: scores, percentiles: percentiles, slideID: slideID, className: className)
-        if path.lowercased().hasSuffix(".gz") { data = try Gzip.compress(data, path: path) }
+        if path.lowercased().hasSuffix(".gz") { data = try Gzip.compress(data) }
         try AtomicFile.write(data, to: path)
     }
 

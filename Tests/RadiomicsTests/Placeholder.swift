@@ -1,0 +1,2 @@
+import XCTest
+// Placeholder; replaced by the module's first real tests.
