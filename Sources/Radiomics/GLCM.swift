@@ -44,8 +44,8 @@ enum GLCM {
                 }
                 if sliceSum.contains(where: { $0 > 0 }) { perSlice.append(f(sliceSum)) }
             }
-            averaged = featureMean(perMatrix, count: names.count)
-            merged = featureMean(perSlice, count: names.count)
+            averaged = textureFeatureMean(perMatrix, count: names.count)
+            merged = textureFeatureMean(perSlice, count: names.count)
         case .twoAndHalfD:
             // Per direction, all slices summed (averaged over directions), and everything summed.
             let whole = 0..<grid.voxelCount
@@ -58,7 +58,7 @@ enum GLCM {
         }
         var out: [FeatureValue] = []
         for merging in TextureMerging.allCases where options.merging.contains(merging) {
-            out += tagged("cm", names, "\(dimension.rawValue)_\(merging.rawValue)", merging == .averaged ? averaged : merged)
+            out += textureTagged("cm", names, "\(dimension.rawValue)_\(merging.rawValue)", merging == .averaged ? averaged : merged)
         }
         return out
     }
@@ -82,7 +82,7 @@ enum GLCM {
 
     private static func combine(_ matrices: [(counts: [Double], total: Double)], _ n: Int, _ f: ([Double]) -> [Double]) -> ([Double], [Double]) {
         let nonEmpty = matrices.filter { $0.total > 0 }
-        let averaged = featureMean(nonEmpty.map { f($0.counts) }, count: n)
+        let averaged = textureFeatureMean(nonEmpty.map { f($0.counts) }, count: n)
         guard var sum = matrices.first?.counts else { return (averaged, averaged) }
         for m in matrices.dropFirst() { add(&sum, m.counts) }
         let merged = nonEmpty.isEmpty ? [Double](repeating: .nan, count: n) : f(sum)

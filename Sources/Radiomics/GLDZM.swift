@@ -14,9 +14,9 @@ enum GLDZM {
         let inPlane = dimension != .threeD
         let distance = edgeDistance(grid, inPlane: inPlane)
         let groups = TextureZones.label(grid, inPlane: inPlane, distance: distance)
-        let matrices = groups.map { g in SizeMatrix(keys: g.zones.map { UInt64($0.level) << 32 | UInt64($0.distance) }, voxels: Double(g.voxels)) }
-        let values = SizeMatrix.aggregate(matrices, dimension)
-        return tagged("dzm", names, dimension.rawValue, Array(values.prefix(names.count)))
+        let matrices = groups.map { g in TextureSizeMatrix(keys: g.zones.map { UInt64($0.level) << 32 | UInt64($0.distance) }, voxels: Double(g.voxels)) }
+        let values = TextureSizeMatrix.aggregate(matrices, dimension)
+        return textureTagged("dzm", names, dimension.rawValue, Array(values.prefix(names.count)))
     }
 
     /// City-block distance of each morphological-mask voxel to the nearest voxel outside it

@@ -13,7 +13,7 @@ enum GLRLM {
         let inPlane = textureDirections[0..<4].map { grid.offset($0.x, $0.y, 0) }
         let all = textureDirections.map { grid.offset($0.x, $0.y, $0.z) }
         let n = names.count
-        let f = { (m: SizeMatrix) -> [Double] in Array(m.features().prefix(n)) }
+        let f = { (m: TextureSizeMatrix) -> [Double] in Array(m.features().prefix(n)) }
         var averaged: [Double], merged: [Double]
         switch dimension {
         case .twoD:
@@ -23,25 +23,25 @@ enum GLRLM {
                 guard !range.isEmpty else { continue }
                 let ms = inPlane.map { runs(grid, range, $0) }
                 perMatrix += ms.map(f)
-                perSlice.append(f(SizeMatrix.merged(ms)))
+                perSlice.append(f(TextureSizeMatrix.merged(ms)))
             }
-            averaged = featureMean(perMatrix, count: n)
-            merged = featureMean(perSlice, count: n)
+            averaged = textureFeatureMean(perMatrix, count: n)
+            merged = textureFeatureMean(perSlice, count: n)
         case .twoAndHalfD, .threeD:
             let whole = 0..<grid.voxelCount
             let ms = (dimension == .threeD ? all : inPlane).map { runs(grid, whole, $0) }
-            averaged = featureMean(ms.filter { !$0.cells.isEmpty }.map(f), count: n)
-            merged = ms.isEmpty || grid.voxelCount == 0 ? [Double](repeating: .nan, count: n) : f(SizeMatrix.merged(ms))
+            averaged = textureFeatureMean(ms.filter { !$0.cells.isEmpty }.map(f), count: n)
+            merged = ms.isEmpty || grid.voxelCount == 0 ? [Double](repeating: .nan, count: n) : f(TextureSizeMatrix.merged(ms))
         }
         var out: [FeatureValue] = []
         for merging in TextureMerging.allCases where options.merging.contains(merging) {
-            out += tagged("rlm", names, "\(dimension.rawValue)_\(merging.rawValue)", merging == .averaged ? averaged : merged)
+            out += textureTagged("rlm", names, "\(dimension.rawValue)_\(merging.rawValue)", merging == .averaged ? averaged : merged)
         }
         return out
     }
 
     /// Runs along `offset` starting at the ROI voxels `grid.roi[range]`.
-    static func runs(_ grid: TextureGrid, _ range: Range<Int>, _ offset: Int) -> SizeMatrix {
+    static func runs(_ grid: TextureGrid, _ range: Range<Int>, _ offset: Int) -> TextureSizeMatrix {
         let ng = grid.ng, width = max(grid.nx, grid.ny, grid.nz)
         var m = [Double](repeating: 0, count: ng * width)
         grid.levels.withUnsafeBufferPointer { lv in
@@ -58,6 +58,6 @@ enum GLRLM {
                 }
             }
         }
-        return SizeMatrix(dense: m, ng: ng, width: width, voxels: Double(range.count))
+        return TextureSizeMatrix(dense: m, ng: ng, width: width, voxels: Double(range.count))
     }
 }

@@ -10,9 +10,9 @@ enum GLSZM {
 
     static func features(_ grid: TextureGrid, _ dimension: TextureDimension, _ options: TextureOptions) -> [FeatureValue] {
         let groups = TextureZones.label(grid, inPlane: dimension != .threeD, distance: nil)
-        let matrices = groups.map { g in SizeMatrix(keys: g.zones.map { UInt64($0.level) << 32 | UInt64($0.size) }, voxels: Double(g.voxels)) }
-        let values = SizeMatrix.aggregate(matrices, dimension)
-        return tagged("szm", names, dimension.rawValue, Array(values.prefix(names.count)))
+        let matrices = groups.map { g in TextureSizeMatrix(keys: g.zones.map { UInt64($0.level) << 32 | UInt64($0.size) }, voxels: Double(g.voxels)) }
+        let values = TextureSizeMatrix.aggregate(matrices, dimension)
+        return textureTagged("szm", names, dimension.rawValue, Array(values.prefix(names.count)))
     }
 }
 

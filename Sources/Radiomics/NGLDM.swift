@@ -14,10 +14,10 @@ enum NGLDM {
         let neighbours = grid.neighbourhood(options.neighbourhoodDistance, inPlane: inPlane)
         let ranges = inPlane ? (0..<grid.sliceCount).map { grid.roiRange(slice: $0) } : [0..<grid.voxelCount]
         let matrices = ranges.map { matrix(grid, $0, neighbours, alpha: options.ngldmCoarseness) }
-        return tagged("ngl", names, dimension.rawValue, SizeMatrix.aggregate(matrices, dimension))
+        return textureTagged("ngl", names, dimension.rawValue, TextureSizeMatrix.aggregate(matrices, dimension))
     }
 
-    static func matrix(_ grid: TextureGrid, _ range: Range<Int>, _ neighbours: [Int], alpha: Int) -> SizeMatrix {
+    static func matrix(_ grid: TextureGrid, _ range: Range<Int>, _ neighbours: [Int], alpha: Int) -> TextureSizeMatrix {
         let ng = grid.ng, width = neighbours.count + 1
         var m = [Double](repeating: 0, count: ng * width)
         grid.levels.withUnsafeBufferPointer { lv in
@@ -38,6 +38,6 @@ enum NGLDM {
                 }
             }
         }
-        return SizeMatrix(dense: m, ng: ng, width: width, voxels: Double(range.count))
+        return TextureSizeMatrix(dense: m, ng: ng, width: width, voxels: Double(range.count))
     }
 }

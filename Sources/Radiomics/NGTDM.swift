@@ -16,7 +16,7 @@ enum NGTDM {
         let values: [Double]
         switch dimension {
         case .twoD:
-            values = featureMean(matrices.map { matrixFeatures($0, options.convention) }, count: names.count)
+            values = textureFeatureMean(matrices.map { matrixFeatures($0, options.convention) }, count: names.count)
         case .twoAndHalfD, .threeD:
             var sum = Matrix(s: [Double](repeating: 0, count: grid.ng), n: [Double](repeating: 0, count: grid.ng))
             for m in matrices {
@@ -24,7 +24,7 @@ enum NGTDM {
             }
             values = matrixFeatures(sum, options.convention)
         }
-        return tagged("ngt", names, dimension.rawValue, values)
+        return textureTagged("ngt", names, dimension.rawValue, values)
     }
 
     static func matrix(_ grid: TextureGrid, _ range: Range<Int>, _ neighbours: [Int]) -> Matrix {

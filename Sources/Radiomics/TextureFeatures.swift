@@ -65,7 +65,7 @@ public enum TextureFeatures {
                 jobs.append { job(family, dimension, grid, options) }
             }
         }
-        let results = ResultSlots<[FeatureValue]>(jobs.count)
+        let results = TextureResultSlots<[FeatureValue]>(jobs.count)
         DispatchQueue.concurrentPerform(iterations: jobs.count) { results.set($0, jobs[$0]()) }
         return results.all.flatMap { $0 }
     }
@@ -84,7 +84,7 @@ public enum TextureFeatures {
 }
 
 /// One slot per parallel job; each job writes only its own slot.
-final class ResultSlots<T>: @unchecked Sendable {
+final class TextureResultSlots<T>: @unchecked Sendable {
     private var slots: [T?]
     private let lock = NSLock()
     init(_ n: Int) { slots = Array(repeating: nil, count: n) }
@@ -93,13 +93,13 @@ final class ResultSlots<T>: @unchecked Sendable {
 }
 
 /// Tags a family's per-aggregation feature values: `prefix_name_suffix`.
-func tagged(_ prefix: String, _ names: [String], _ suffix: String, _ values: [Double]) -> [FeatureValue] {
+func textureTagged(_ prefix: String, _ names: [String], _ suffix: String, _ values: [Double]) -> [FeatureValue] {
     zip(names, values).map { FeatureValue("\(prefix)_\($0)_\(suffix)", $1) }
 }
 
 /// Mean of each feature over several matrices, skipping the matrices where it is undefined
 /// (as PyRadiomics' nanmean); NaN when no matrix defines it.
-func featureMean(_ rows: [[Double]], count: Int) -> [Double] {
+func textureFeatureMean(_ rows: [[Double]], count: Int) -> [Double] {
     var sum = [Double](repeating: 0, count: count), n = [Int](repeating: 0, count: count)
     for row in rows {
         for f in 0..<count where !row[f].isNaN {

@@ -3,7 +3,7 @@ import Foundation
 /// A (grey level i, size j) count matrix as GLRLM (run length), GLSZM (zone size), GLDZM
 /// (zone distance) and NGLDM (dependence count) share it, held sparse because zone sizes reach
 /// the ROI's voxel count. `voxels` is Nv, the denominator of the percentage feature.
-struct SizeMatrix {
+struct TextureSizeMatrix {
     var cells: [(i: Int, j: Int, n: Double)]
     var voxels: Double
 
@@ -33,14 +33,14 @@ struct SizeMatrix {
     }
 
     /// The sum of several matrices (IBSI merging), Nv summed too.
-    static func merged(_ parts: [SizeMatrix]) -> SizeMatrix {
+    static func merged(_ parts: [TextureSizeMatrix]) -> TextureSizeMatrix {
         var keys: [UInt64: Double] = [:]
         var voxels = 0.0
         for p in parts {
             voxels += p.voxels
             for c in p.cells { keys[UInt64(c.i) << 32 | UInt64(c.j), default: 0] += c.n }
         }
-        var m = SizeMatrix(keys: [], voxels: voxels)
+        var m = TextureSizeMatrix(keys: [], voxels: voxels)
         m.cells = keys.keys.sorted().map { (Int($0 >> 32), Int($0 & 0xFFFF_FFFF), keys[$0]!) }
         return m
     }
@@ -90,11 +90,11 @@ struct SizeMatrix {
     }
 }
 
-extension SizeMatrix {
+extension TextureSizeMatrix {
     /// Features of per-slice matrices averaged (2D), of their sum (2.5D), or of one matrix (3D).
-    static func aggregate(_ perSlice: [SizeMatrix], _ dimension: TextureDimension) -> [Double] {
+    static func aggregate(_ perSlice: [TextureSizeMatrix], _ dimension: TextureDimension) -> [Double] {
         switch dimension {
-        case .twoD: return featureMean(perSlice.filter { !$0.cells.isEmpty }.map { $0.features() }, count: featureCount)
+        case .twoD: return textureFeatureMean(perSlice.filter { !$0.cells.isEmpty }.map { $0.features() }, count: featureCount)
         case .twoAndHalfD, .threeD: return merged(perSlice).features()
         }
     }

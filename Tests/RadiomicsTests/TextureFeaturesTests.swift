@@ -84,7 +84,7 @@ final class TextureFeaturesTests: XCTestCase {
     }
 
     func testDeterministic() throws {
-        let phantom = try ibsiPhantomROI()
+        let phantom = try textureIBSIPhantomROI()
         let a = try TextureFeatures.compute(phantom), b = try TextureFeatures.compute(phantom)
         XCTAssertEqual(a.map(\.tag), b.map(\.tag))
         XCTAssertEqual(a.map { $0.value.bitPattern }, b.map { $0.value.bitPattern })
@@ -94,7 +94,7 @@ final class TextureFeaturesTests: XCTestCase {
     /// discretisation's Ng; PyRadiomics: the highest level present), GLCM offsets for δ > 1,
     /// stand-ins for undefined values, and PyRadiomics' MCC.
     func testConventions() throws {
-        let p6 = try ibsiPhantomROI()
+        let p6 = try textureIBSIPhantomROI()
         let p32 = DiscretisedROI(size: p6.size, spacing: p6.spacing, levels: p6.levels, levelCount: 32, morphologicalMask: p6.morphologicalMask)
         var py = TextureOptions()
         py.convention = .pyradiomics

@@ -6,7 +6,7 @@ import VolumeIO
 
 /// The IBSI-1 digital phantom as IBSI computes its texture features: no resampling, no
 /// re-segmentation, the integer grey levels (1, 3, 4, 6) used as discretised levels, Ng = 6.
-func ibsiPhantomROI() throws -> DiscretisedROI {
+func textureIBSIPhantomROI() throws -> DiscretisedROI {
     let image = try NIfTI.read(try TestEnv.testdata("ibsi/digital_phantom_image.nii.gz"))
     let mask = try NIfTI.read(try TestEnv.testdata("ibsi/digital_phantom_mask.nii.gz"))
     let inside = mask.voxels.map { $0 > 0 }
@@ -15,7 +15,7 @@ func ibsiPhantomROI() throws -> DiscretisedROI {
 }
 
 /// One reference row of the IBSI table: tag, value as printed, tolerance.
-struct IBSIReference {
+struct TextureIBSIReference {
     let tag: String
     let text: String
     let value: Double
@@ -38,10 +38,10 @@ struct IBSIReference {
 }
 
 /// Reads ibsi_1_reference_values_digital_phantom.csv (quoted fields may hold commas).
-func ibsiReferences(prefixes: [String]) throws -> [IBSIReference] {
+func textureIBSIReferences(prefixes: [String]) throws -> [TextureIBSIReference] {
     let path = try TestEnv.testdata("ibsi/ibsi_1_reference_values_digital_phantom.csv")
     let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "\r", with: "")
-    var rows: [IBSIReference] = []
+    var rows: [TextureIBSIReference] = []
     for line in text.split(separator: "\n").dropFirst() {
         var fields: [String] = [], field = "", quoted = false
         for ch in line {
@@ -51,7 +51,7 @@ func ibsiReferences(prefixes: [String]) throws -> [IBSIReference] {
         guard fields.count >= 10, let value = Double(fields[4]), let tol = Double(fields[5]) else { continue }
         let tag = fields[9].trimmingCharacters(in: .whitespaces)
         if prefixes.contains(where: { tag.hasPrefix($0 + "_") }) {
-            rows.append(IBSIReference(tag: tag, text: fields[4], value: value, tolerance: tol))
+            rows.append(TextureIBSIReference(tag: tag, text: fields[4], value: value, tolerance: tol))
         }
     }
     return rows
@@ -60,10 +60,10 @@ func ibsiReferences(prefixes: [String]) throws -> [IBSIReference] {
 final class TextureIBSITests: XCTestCase {
     /// Every GLCM, GLRLM, GLSZM, GLDZM, NGTDM and NGLDM reference row of the digital phantom
     /// (all aggregations): |ours − ref| ≤ max(tolerance column, half a unit of the reference's
-    /// last significant digit — see `IBSIReference.rounding`).
+    /// last significant digit — see `TextureIBSIReference.rounding`).
     func testDigitalPhantomMatchesIBSIReference() throws {
-        let roi = try ibsiPhantomROI()
-        let refs = try ibsiReferences(prefixes: ["cm", "rlm", "szm", "dzm", "ngt", "ngl"])
+        let roi = try textureIBSIPhantomROI()
+        let refs = try textureIBSIReferences(prefixes: ["cm", "rlm", "szm", "dzm", "ngt", "ngl"])
         XCTAssertEqual(refs.count, 408, "the reference table's texture rows")
         let ours = Dictionary(try TextureFeatures.compute(roi).map { ($0.tag, $0.value) }, uniquingKeysWith: { a, _ in a })
         var failures: [String] = []
@@ -78,7 +78,7 @@ final class TextureIBSITests: XCTestCase {
     }
 
     func testRoundingRule() {
-        let r = { (t: String) in IBSIReference(tag: "x", text: t, value: Double(t)!, tolerance: 0).rounding }
+        let r = { (t: String) in TextureIBSIReference(tag: "x", text: t, value: Double(t)!, tolerance: 0).rounding }
         XCTAssertEqual(r("2.9"), 0.005, accuracy: 1e-15)
         XCTAssertEqual(r("1490"), 5, accuracy: 1e-12)
         XCTAssertEqual(r("0.0676"), 0.00005, accuracy: 1e-15)
