@@ -83,6 +83,9 @@ struct NIfTIHeader {
         for d in 1...ndim where dims[d] < 1 {
             throw VolumeError(path: path, reason: "dim[\(d)] = \(dims[d]) is not a positive size", hint: "the header is damaged")
         }
+        guard dims[1...ndim].allSatisfy({ $0 < 1 << 31 }), dims[1...ndim].reduce(1.0, { $0 * Double($1) }) < 1e12 else {
+            throw VolumeError(path: path, reason: "dims \(dims[1...ndim].map(String.init).joined(separator: "×")) are implausibly large", hint: "the header is damaged")
+        }
         let extra = ndim > 3 ? (4...ndim).reduce(1) { $0 * dims[$1] } : 1
         guard extra == 1 else {
             throw VolumeError(path: path, reason: "is \(ndim)-D and holds \(extra) volumes (dim = \(dims[1...ndim].map(String.init).joined(separator: "×")))",
@@ -102,6 +105,9 @@ struct NIfTIHeader {
         default: unitScale = 1          // millimetres or unknown
         }
         // vox_offset is 0 in a .hdr/.img pair; a single file has its voxels after the header.
+        guard voxOffset.isFinite, voxOffset >= 0, voxOffset < 1e12 else {
+            throw VolumeError(path: path, reason: "vox_offset \(voxOffset) is not a byte offset", hint: "the header is damaged")
+        }
         self.voxOffset = Int(voxOffset)
         if singleFile && self.voxOffset < (version == 1 ? 348 : 540) {
             throw VolumeError(path: path, reason: "vox_offset \(Int(voxOffset)) points inside the header", hint: "the header is damaged")

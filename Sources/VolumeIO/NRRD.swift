@@ -34,7 +34,8 @@ public enum NRRD {
     /// for `.nrrd`, or for `.nhdr` a header plus a `<name>.raw.gz` data file beside it. Atomic.
     public static func write(_ volume: Volume, to path: String, as type: VoxelType = .float32) throws {
         let data: Data
-        do { data = try Gzip.compress(try VoxelCodec.encode(volume.voxels, as: type, path: path)) } catch let e as VolumeError {
+        // gzip level 1, as the NIfTI writer: fast, a few % larger than the default.
+        do { data = try Gzip.compress(try VoxelCodec.encode(volume.voxels, as: type, path: path), level: 1) } catch let e as VolumeError {
             throw e
         } catch {
             throw VolumeError(path: path, reason: "gzip failed (\(error))")
@@ -125,6 +126,9 @@ struct NRRDHeader {
                 throw VolumeError(path: path, reason: "'sizes: \(fields["sizes"]!)' holds a size that is not a positive integer", hint: "the header is damaged")
             }
             return n
+        }
+        guard sizes.reduce(1.0, { $0 * Double($1) }) < 1e12 else {
+            throw VolumeError(path: path, reason: "'sizes: \(fields["sizes"]!)' is implausibly large", hint: "the header is damaged")
         }
         guard sizes.count == dimension else {
             throw VolumeError(path: path, reason: "'sizes' lists \(sizes.count) sizes for dimension \(dimension)", hint: "the header is damaged")

@@ -47,7 +47,9 @@ enum VoxelCodec {
         case .uint64: run(src, UInt64.self, swap, count, dst, scale, slope, intercept)
         case .float32:
             let p = src.assumingMemoryBound(to: UInt32.self)
-            if swap {
+            if !swap && Int(bitPattern: src) % 4 == 0 {
+                dst.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+            } else if swap {
                 for n in 0..<count { dst[n] = Float(bitPattern: UInt32(loadUnaligned: p, n).byteSwapped) }
             } else {
                 for n in 0..<count { dst[n] = Float(bitPattern: UInt32(loadUnaligned: p, n)) }
@@ -68,6 +70,17 @@ enum VoxelCodec {
     private static func run<T: FixedWidthInteger>(_ src: UnsafeRawPointer, _: T.Type, _ swap: Bool, _ count: Int,
                                                   _ dst: UnsafeMutablePointer<Float>, _ scale: Bool,
                                                   _ slope: Double, _ intercept: Double) {
+        if Int(bitPattern: src) % MemoryLayout<T>.alignment == 0 {
+            // Aligned (the usual case): plain typed loads, which the compiler vectorises.
+            let p = src.assumingMemoryBound(to: T.self)
+            switch (swap, scale) {
+            case (false, false): for n in 0..<count { dst[n] = Float(p[n]) }
+            case (true, false): for n in 0..<count { dst[n] = Float(p[n].byteSwapped) }
+            case (false, true): for n in 0..<count { dst[n] = Float(Double(p[n]) * slope + intercept) }
+            case (true, true): for n in 0..<count { dst[n] = Float(Double(p[n].byteSwapped) * slope + intercept) }
+            }
+            return
+        }
         let p = src.assumingMemoryBound(to: T.self)
         switch (swap, scale) {
         case (false, false): for n in 0..<count { dst[n] = Float(T(loadUnaligned: p, n)) }

@@ -228,4 +228,25 @@ final class NIfTITests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch), ["m.nii.gz"])
         assertVolumeError(try NIfTI.write(good, to: scratch + "/no/such/dir/m.nii", as: .uint8), names: "m.nii", ["folder"])
     }
+
+    /// Any header field overwritten with 0xFF or 0x7F bytes (NaN, huge or negative values) is
+    /// either read or refused with a VolumeError; never a crash.
+    func testCorruptHeadersNeverCrash() throws {
+        let scratch = try TestEnv.scratch(self, "nii-fuzz")
+        for version in [1, 2] {
+            var f = NIfTIFixture()
+            f.version = version
+            let good = f.bytes()
+            for at in stride(from: 0, to: version == 1 ? 348 : 540, by: 2) {
+                for pattern: [UInt8] in [[0xFF, 0xFF, 0xFF, 0xFF], [0x7F, 0xFF, 0xFF, 0x7F]] {
+                    var bad = good
+                    bad.replaceSubrange(at..<(at + 4), with: pattern)
+                    try bad.write(to: URL(fileURLWithPath: scratch + "/f.nii"))
+                    do { _ = try NIfTI.read(scratch + "/f.nii") } catch {
+                        XCTAssertTrue(error is VolumeError && "\(error)".contains("f.nii"), "\(error)")
+                    }
+                }
+            }
+        }
+    }
 }

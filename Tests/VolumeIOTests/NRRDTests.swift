@@ -163,3 +163,22 @@ final class NRRDTests: XCTestCase {
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.contains(".tmp-") })
     }
 }
+
+final class VolumeFileTests: XCTestCase {
+    /// Reading and writing by path dispatch on the extension (or the folder / content).
+    func testDispatchByPath() throws {
+        let scratch = try TestEnv.scratch(self, "vf")
+        let volume = Volume(size: SIMD3(3, 2, 2), spacing: SIMD3(0.5, 0.5, 2), origin: SIMD3(1, 2, 3),
+                            voxels: (0..<12).map { Float($0) })
+        for ext in [".nii", ".nii.gz", ".nrrd", ".nhdr"] {
+            try VolumeFile.write(volume, to: scratch + "/v" + ext, as: .int16)
+            XCTAssertEqual(try VolumeFile.read(scratch + "/v" + ext), volume, ext)
+        }
+        try FileManager.default.copyItem(atPath: scratch + "/v.nrrd", toPath: scratch + "/v.data")
+        XCTAssertEqual(try VolumeFile.read(scratch + "/v.data"), volume, "NRRD recognised by its magic")
+        assertVolumeError(try VolumeFile.write(volume, to: scratch + "/v.png"), names: "v.png", ["extension"])
+        let ct = try TestEnv.testdata("radiology/sts_001/dicom_ct/image")
+        XCTAssertEqual(try VolumeFile.read(ct).size, SIMD3(198, 202, 59))
+        assertVolumeError(try VolumeFile.read(ct + "/000000.dcm"), names: "000000.dcm", ["single DICOM file", "folder"])
+    }
+}
