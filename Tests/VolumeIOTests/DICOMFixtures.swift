@@ -128,4 +128,21 @@ enum DICOMFixtures {
         """
         _ = try TestEnv.runPython(script, [file, out])
     }
+
+    /// A copy of `file` with 12 of 16 bits stored: unsigned with garbage in the top bits, or
+    /// signed two's-complement 12-bit values that are not sign-extended.
+    static func twelveBit(_ file: String, to out: String, signed: Bool) throws {
+        let script = common + """
+        src, out, signed = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+        d = pydicom.dcmread(src)
+        d.BitsStored = 12; d.HighBit = 11; d.PixelRepresentation = 1 if signed else 0
+        a = (np.arange(int(d.Rows) * int(d.Columns)) % 4096).astype(np.uint16)
+        if not signed:
+            a[::7] |= 0xF000
+        d.PixelData = a.tobytes()
+        d.RescaleIntercept = "-1024"
+        d.save_as(out, enforce_file_format=True)
+        """
+        _ = try TestEnv.runPython(script, [file, out, signed ? "1" : "0"])
+    }
 }

@@ -187,4 +187,19 @@ final class DICOMTests: XCTestCase {
             }
         }
     }
+
+    /// 12 bits stored in 16: the unused top bits are masked off and signed values are
+    /// sign-extended from bit 11, as GDCM (SimpleITK) does.
+    func testStoredBitsMaskedAndSignExtendedLikeGDCM() throws {
+        let scratch = try TestEnv.scratch(self, "dcm-12")
+        for signed in [false, true] {
+            let dir = "\(scratch)/\(signed)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try DICOMFixtures.twelveBit(try ctFiles()[0], to: dir + "/s.dcm", signed: signed)
+            let ours = try DICOMSeries.read(folder: dir).volume
+            let theirs = try SimpleITKPeer.read(dir + "/s.dcm", scratch: scratch)
+            XCTAssertEqual(ours.voxels, theirs.voxels, "signed \(signed)")
+            XCTAssertEqual(ours.voxels.min(), signed ? -2048 - 1024 : -1024)
+        }
+    }
 }
