@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "ZlibIOTests", dependencies: ["ZlibIO", "TestSupport"]),
         .testTarget(name: "CellsTests", dependencies: ["Cells", "ImageCore", "SlideIO", "SlideSynth", "PatchBag", "TestSupport"]),
         .testTarget(name: "PathomicsTests", dependencies: ["Pathomics", "Cells", "ImageCore", "TestSupport"]),
-        .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "TestSupport"]),
+        .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "ZlibIO", "TestSupport"]),
         .testTarget(name: "RadiomicsTests", dependencies: ["Radiomics", "VolumeIO", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "TestSupport"]),
     ],
