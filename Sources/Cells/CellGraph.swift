@@ -139,22 +139,26 @@ public struct CellGraph: Sendable {
 
 /// Kruskal: indices of the edges of a minimum spanning forest, by ascending length (ties by index).
 func spanningForest(_ edges: [SIMD2<Int32>], _ lengths: [Double], nodeCount n: Int) -> [Int] {
-    var order = Array(edges.indices)
-    order.sort { lengths[$0] != lengths[$1] ? lengths[$0] < lengths[$1] : $0 < $1 }
-    var parent = Array(0..<n)
-    func find(_ x: Int) -> Int {
-        var r = x
-        while parent[r] != r { r = parent[r] }
-        var y = x
-        while parent[y] != r { let nx = parent[y]; parent[y] = r; y = nx }
-        return r
-    }
+    struct Key { var length: Double; var index: Int }
+    var order = (0..<edges.count).map { Key(length: lengths[$0], index: $0) }
+    order.sort { $0.length != $1.length ? $0.length < $1.length : $0.index < $1.index }
     var keep: [Int] = []
     keep.reserveCapacity(max(0, n - 1))
-    for e in order {
-        let a = find(Int(edges[e].x)), b = find(Int(edges[e].y))
-        if a != b { parent[max(a, b)] = min(a, b); keep.append(e) }
-        if keep.count == n - 1 { break }
+    var parent = Array(0..<n)
+    parent.withUnsafeMutableBufferPointer { par in
+        func find(_ x: Int) -> Int {
+            var r = x
+            while par[r] != r { r = par[r] }
+            var y = x
+            while par[y] != r { let nx = par[y]; par[y] = r; y = nx }
+            return r
+        }
+        for key in order {
+            let e = edges[key.index]
+            let a = find(Int(e.x)), b = find(Int(e.y))
+            if a != b { par[max(a, b)] = min(a, b); keep.append(key.index) }
+            if keep.count == n - 1 { break }
+        }
     }
     return keep
 }

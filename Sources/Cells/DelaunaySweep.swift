@@ -19,17 +19,20 @@ final class SweepTriangulator {
     let half: UnsafeMutablePointer<Int32>
     private let capacity: Int
     private(set) var triangleCount = 0
-    /// Hull as a circular list; a removed vertex points to itself.
-    private var hullNext: [Int32]
-    private var hullPrev: [Int32]
+    /// Hull as a circular list; a removed vertex points to itself. (Raw buffers: class-held arrays
+    /// pay exclusivity and uniqueness checks on every write in these loops.)
+    private let hullNext: UnsafeMutablePointer<Int32>
+    private let hullPrev: UnsafeMutablePointer<Int32>
     /// The hull half-edge that starts at each hull vertex.
-    private var hullTri: [Int32]
+    private let hullTri: UnsafeMutablePointer<Int32>
     private var hullStart: Int32 = 0
-    private var hash: [Int32]
+    private var hash: UnsafeMutablePointer<Int32>
+    private var hashSize = 0
     private var centre = SIMD2<Double>(0, 0)
     /// Filled instead of triangles when every point lies on one line.
     private(set) var collinearPath: [Int32] = []
-    private var stack: [Int32] = []
+    private var stack: UnsafeMutablePointer<Int32>
+    private var stackCapacity = 1024
 
     init(_ xs: [Int64], _ ys: [Int64]) {
         n = xs.count
@@ -38,15 +41,17 @@ final class SweepTriangulator {
         capacity = 3 * max(1, 2 * n - 5)
         tri = .allocate(capacity: capacity)
         half = .allocate(capacity: capacity)
-        hullNext = [Int32](repeating: -1, count: n)
-        hullPrev = [Int32](repeating: -1, count: n)
-        hullTri = [Int32](repeating: -1, count: n)
-        hash = []
+        hullNext = .allocate(capacity: n); hullNext.initialize(repeating: -1, count: n)
+        hullPrev = .allocate(capacity: n); hullPrev.initialize(repeating: -1, count: n)
+        hullTri = .allocate(capacity: n); hullTri.initialize(repeating: -1, count: n)
+        hash = .allocate(capacity: 1)
+        stack = .allocate(capacity: stackCapacity)
         run()
     }
 
     deinit {
         qx.deallocate(); qy.deallocate(); tri.deallocate(); half.deallocate()
+        hullNext.deallocate(); hullPrev.deallocate(); hullTri.deallocate(); hash.deallocate(); stack.deallocate()
     }
 
     // MARK: predicates on point indices
@@ -93,12 +98,13 @@ final class SweepTriangulator {
         if orient3(chain[0], chain[1], apex) < 0 { chain.reverse() }
         seedFan(chain, apex)
 
-        let hashSize = max(1, Int(Double(n).squareRoot().rounded(.up)))
-        hash = [Int32](repeating: -1, count: hashSize)
+        hashSize = max(1, Int(Double(n).squareRoot().rounded(.up)))
+        hash.deallocate()
+        hash = .allocate(capacity: hashSize); hash.initialize(repeating: -1, count: hashSize)
         var v = hullStart
-        repeat { hash[hashKey(v, hashSize)] = v; v = hullNext[Int(v)] } while v != hullStart
+        repeat { hash[hashKey(v)] = v; v = hullNext[Int(v)] } while v != hullStart
 
-        for idx in (k + 1)..<n { insert(order[idx].i, hashSize) }
+        for idx in (k + 1)..<n { insert(order[idx].i) }
     }
 
     /// Triangles (chain[j], chain[j+1], apex) with the chain ordered so they are counter-clockwise,
@@ -126,9 +132,9 @@ final class SweepTriangulator {
         }
     }
 
-    private func insert(_ p: Int32, _ hashSize: Int) {
+    private func insert(_ p: Int32) {
         // A hull vertex near p's direction from the centre, then the first hull edge p sees.
-        let key = hashKey(p, hashSize)
+        let key = hashKey(p)
         var s: Int32 = hullStart
         for j in 0..<hashSize {
             let h = hash[(key + j) % hashSize]
@@ -173,22 +179,32 @@ final class SweepTriangulator {
         hullPrev[Int(p)] = e; hullNext[Int(e)] = p
         hullPrev[Int(nV)] = p; hullNext[Int(p)] = nV
         hullStart = e
-        hash[hashKey(p, hashSize)] = p
-        hash[hashKey(e, hashSize)] = e
+        hash[hashKey(p)] = p
+        hash[hashKey(e)] = e
     }
 
     /// Flips edges opposite the new point until its star is Delaunay.
     private func legalize(_ a0: Int) {
-        stack.append(Int32(a0))
-        while let e = stack.popLast() {
-            let a = Int(e)
+        var top = 0
+        stack[top] = Int32(a0); top += 1
+        while top > 0 {
+            top -= 1
+            let a = Int(stack[top])
             let b = flipIfIllegal(a)
             if b >= 0 {
                 // Both new triangles contain the new point; their sides opposite it are a and br.
-                stack.append(Int32(a))
-                stack.append(Int32(next(b)))
+                if top + 2 > stackCapacity { growStack() }
+                stack[top] = Int32(a); stack[top + 1] = Int32(next(b)); top += 2
             }
         }
+    }
+
+    private func growStack() {
+        let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * stackCapacity)
+        bigger.moveInitialize(from: stack, count: stackCapacity)
+        stack.deallocate()
+        stack = bigger
+        stackCapacity *= 2
     }
 
     /// If the twin triangle's far vertex lies strictly inside the circumcircle of a's triangle,
@@ -234,7 +250,9 @@ final class SweepTriangulator {
     }
 
     /// Bucket of a point's pseudo-angle around the centre (monotone in the true angle).
-    private func hashKey(_ p: Int32, _ size: Int) -> Int {
+    @inline(__always)
+    private func hashKey(_ p: Int32) -> Int {
+        let size = hashSize
         let dx = Double(qx[Int(p)]) - centre.x, dy = Double(qy[Int(p)]) - centre.y
         let s = abs(dx) + abs(dy)
         let r = s == 0 ? 0 : dx / s

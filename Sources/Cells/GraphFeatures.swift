@@ -24,6 +24,8 @@ public struct GraphFeatureDefinition: Sendable, Equatable {
     public let name: String
     public let unit: String
     public let description: String
+    /// A statistic over a population (0 when the population is empty) rather than a count.
+    public let isStatistic: Bool
 }
 
 /// Values of the global cell-graph features, in the order of `GraphFeatures.definitions`.
@@ -62,16 +64,16 @@ public enum GraphFeatures {
     /// Column definitions for `options`, in output order.
     public static func definitions(_ options: GraphFeatureOptions = .init()) -> [GraphFeatureDefinition] {
         var defs: [GraphFeatureDefinition] = []
-        let trimNote = options.trimOutliers ? ", after HistomicsTK's iterative removal of values more than 3 std from the mean" : ""
+        let trimNote = options.trimOutliers ? " (3-sigma trimmed as in HistomicsTK)" : ""
         func stats(_ stem: String, _ unit: String, _ what: String, trimmed: Bool = true) {
             for s in PopulationStats.suffixes {
                 let u = (s == "min_max_ratio" || s == "disorder") ? "ratio" : unit
-                defs.append(GraphFeatureDefinition(name: "\(stem)_\(s)", unit: u,
-                                                   description: "\(statsDescriptions[s]!) of \(what)\(trimmed ? trimNote : "")"))
+                defs.append(GraphFeatureDefinition(name: "\(stem)_\(s)", unit: u, description: "\(statsDescriptions[s]!) of \(what)\(trimmed ? trimNote : "")",
+                                                   isStatistic: true))
             }
         }
         func scalar(_ name: String, _ unit: String, _ what: String) {
-            defs.append(GraphFeatureDefinition(name: name, unit: unit, description: what))
+            defs.append(GraphFeatureDefinition(name: name, unit: unit, description: what, isStatistic: false))
         }
         scalar("nodes", "count", "number of nuclei in the graph")
         scalar("distinct_nodes", "count", "number of distinct nucleus positions (duplicates counted once)")
@@ -79,14 +81,14 @@ public enum GraphFeatures {
         scalar("hull_density_per_mm2", "1/mm2", "nuclei per mm² of convex hull (0 when the hull has no area)")
         let cells: String
         switch options.voronoi {
-        case .boundedOnly: cells = "bounded Voronoi cells (nuclei not on the convex hull), unclipped as in HistomicsTK"
+        case .boundedOnly: cells = "bounded Voronoi cells (nuclei off the convex hull, unclipped, as HistomicsTK)"
         case .convexHull: cells = "Voronoi cells clipped to the convex hull of the nuclei"
         case .region: cells = "Voronoi cells clipped to the given region"
         }
         scalar("voronoi_cells", "count", "number of \(cells)")
-        stats("voronoi_area", "um2", "the area of \(cells)")
-        stats("voronoi_peri", "um", "the perimeter of \(cells)")
-        stats("voronoi_max_dist", "um", "the largest distance between two vertices of each of \(cells)")
+        stats("voronoi_area", "um2", "the areas of the Voronoi cells")
+        stats("voronoi_peri", "um", "the perimeters of the Voronoi cells")
+        stats("voronoi_max_dist", "um", "each Voronoi cell's largest vertex-to-vertex distance")
         scalar("delaunay_edges", "count", "number of Delaunay triangulation sides between distinct nuclei")
         stats("delaunay_sides", "um", "Delaunay side lengths (each side once)")
         scalar("delaunay_triangles", "count", "number of Delaunay triangles")
