@@ -9,7 +9,7 @@ import Foundation
 /// Edges are stored once as (i, j) with i < j, sorted; `directedEdges()` gives both directions, as
 /// PyTorch Geometric expects for an undirected graph. Every builder accepts any input: no points,
 /// one point, duplicates and collinear points give the (possibly empty) graph its definition
-/// implies, never a crash.
+/// implies, never a crash; a node with a non-finite position stays isolated.
 public struct CellGraph: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         /// i–j when j is among i's k nearest (or i among j's) and at most `maxDistance` away.
@@ -87,15 +87,15 @@ public struct CellGraph: Sendable {
         precondition(radius >= 0 && radius.isFinite, "CellGraph.radius: radius must be finite and ≥ 0 (got \(radius))")
         let micron = scaled(positions, micronsPerPixel)
         let tree = micron.withUnsafeBufferPointer { KDTree($0) }
-        let n = positions.count
+        let n = positions.count, m = tree.count
         // Each chunk collects its own (i < j) pairs; chunks are concatenated in order.
-        let chunks = max(1, min(64, n / 4096))
+        let chunks = max(1, min(64, m / 4096))
         var parts = [[SIMD2<Int32>]](repeating: [], count: chunks)
         parts.withUnsafeMutableBufferPointer { pB in
             let pp = pB.baseAddress!
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 var local: [SIMD2<Int32>] = []
-                for s in (n * c / chunks)..<(n * (c + 1) / chunks) {
+                for s in (m * c / chunks)..<(m * (c + 1) / chunks) {
                     let (q, i) = tree.slot(s)
                     tree.withinRadius(q, radius: radius, skip: i) { j, _ in if i < j { local.append(SIMD2(i, j)) } }
                 }

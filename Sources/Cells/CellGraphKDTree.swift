@@ -7,7 +7,10 @@ import Foundation
 /// a dense cell or scans thousands of empty cells for a stray. Median splits keep every query
 /// O(log n + answer) whatever the layout. Built in O(n log n); queries run on all cores.
 final class KDTree {
+    /// Points in the tree (the finite ones).
     let count: Int
+    /// Points given, including non-finite ones (which are never found or queried).
+    let total: Int
     /// Coordinates in tree order (leaves are contiguous runs).
     private let xs: UnsafeMutablePointer<Double>
     private let ys: UnsafeMutablePointer<Double>
@@ -20,10 +23,14 @@ final class KDTree {
     static let leafSize = 8
 
     init(_ points: UnsafeBufferPointer<SIMD2<Double>>) {
-        count = points.count
-        xs = .allocate(capacity: max(1, count)); ys = .allocate(capacity: max(1, count))
-        index = .allocate(capacity: max(1, count))
-        for i in 0..<count { xs[i] = points[i].x; ys[i] = points[i].y; index[i] = Int32(i) }
+        total = points.count
+        xs = .allocate(capacity: max(1, total)); ys = .allocate(capacity: max(1, total))
+        index = .allocate(capacity: max(1, total))
+        var m = 0
+        for i in 0..<total where points[i].x.isFinite && points[i].y.isFinite {
+            xs[m] = points[i].x; ys[m] = points[i].y; index[m] = Int32(i); m += 1
+        }
+        count = m
         var depth = 0, len = count
         while len > Self.leafSize { len = (len + 1) / 2; depth += 1 }
         nodeCapacity = 1 << (depth + 1)
@@ -45,8 +52,15 @@ final class KDTree {
         select(lo, hi, mid, axis == 0 ? xs : ys)
         splitAxis[node] = axis
         splitValue[node] = axis == 0 ? xs[mid] : ys[mid]
-        build(node: 2 * node, lo: lo, hi: mid)
-        build(node: 2 * node + 1, lo: mid, hi: hi)
+        // The two halves touch disjoint slots and nodes: build them concurrently near the root.
+        if hi - lo >= 1 << 16 && node < 4 {
+            DispatchQueue.concurrentPerform(iterations: 2) { side in
+                if side == 0 { build(node: 2 * node, lo: lo, hi: mid) } else { build(node: 2 * node + 1, lo: mid, hi: hi) }
+            }
+        } else {
+            build(node: 2 * node, lo: lo, hi: mid)
+            build(node: 2 * node + 1, lo: mid, hi: hi)
+        }
     }
 
     /// Quickselect on `key` over lo..<hi so slot k holds its k-th smallest value, everything before
@@ -78,10 +92,11 @@ final class KDTree {
     // MARK: queries
 
     /// The k nearest other points of every point (ties by index), at most `maxDistance` away.
-    /// Row i of `indices` / `distances` (k wide) lists them nearest first, padded with −1 / +∞.
+    /// Row i of `indices` / `distances` (k wide) lists them nearest first, padded with −1 / +∞
+    /// (all padding for a non-finite point).
     func nearestNeighbours(k: Int, maxDistance: Double?) -> (indices: [Int32], distances: [Double]) {
-        var idx = [Int32](repeating: -1, count: count * k)
-        var dist = [Double](repeating: .infinity, count: count * k)
+        var idx = [Int32](repeating: -1, count: total * k)
+        var dist = [Double](repeating: .infinity, count: total * k)
         guard k > 0, count > 0 else { return (idx, dist) }
         let bound = maxDistance.map { $0 * $0 } ?? .infinity
         idx.withUnsafeMutableBufferPointer { iB in

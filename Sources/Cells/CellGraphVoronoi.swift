@@ -46,7 +46,8 @@ public enum VoronoiClip: Sendable, Equatable {
 ///
 /// Cells are intersections of the bisector half-planes of the nucleus' Delaunay neighbours, so they
 /// are exact for any input the triangulation accepts. A duplicate nucleus has no cell of its own (its
-/// representative holds it): `included` is false and the values are 0. Under `.boundedOnly` hull
+/// representative holds it), nor has a nucleus with a non-finite position: `included` is false and
+/// the values are 0. Under `.boundedOnly` hull
 /// nuclei are not included either; under clipping, a clip region with no area (fewer than three
 /// non-collinear nuclei for `.convexHull`) includes nothing.
 public struct VoronoiCells: Sendable {
@@ -72,23 +73,41 @@ public struct VoronoiCells: Sendable {
                 inedge[Int(tri[nx])] = Int32(e)
                 if half[e] < 0 { onHull[Int(tri[e])] = true; onHull[Int(tri[nx])] = true }
             }
-            var centres = [SIMD2<Double>](repeating: .zero, count: tri.count / 3)
-            for t in 0..<(tri.count / 3) {
-                centres[t] = circumcentre(positions[Int(tri[3 * t])], positions[Int(tri[3 * t + 1])], positions[Int(tri[3 * t + 2])])
+            let tc = tri.count / 3
+            var centres = [SIMD2<Double>](repeating: .zero, count: tc)
+            centres.withUnsafeMutableBufferPointer { cB in
+                let c = cB.baseAddress!
+                parallelChunks(tc, minPerChunk: 8192) { range in
+                    for t in range {
+                        c[t] = circumcentre(positions[Int(tri[3 * t])], positions[Int(tri[3 * t + 1])], positions[Int(tri[3 * t + 2])])
+                    }
+                }
             }
-            var poly: [SIMD2<Double>] = []
-            for v in 0..<n where rep[v] == Int32(v) && !onHull[v] && inedge[v] >= 0 {
-                poly.removeAll(keepingCapacity: true)
-                let e0 = Int(inedge[v])
-                var e = e0
-                repeat {
-                    poly.append(centres[e / 3])
-                    let out = e % 3 == 2 ? e - 2 : e + 1 // starts at v
-                    e = Int(half[out])
-                } while e != e0 && e >= 0 && poly.count <= tri.count
-                (area[v], peri[v], maxd[v]) = polygonMeasures(poly)
-                inc[v] = true
-            }
+            area.withUnsafeMutableBufferPointer { aB in
+            peri.withUnsafeMutableBufferPointer { pB in
+            maxd.withUnsafeMutableBufferPointer { mB in
+            inc.withUnsafeMutableBufferPointer { iB in
+                let ap = aB.baseAddress!, pp = pB.baseAddress!, mp = mB.baseAddress!, ip = iB.baseAddress!
+                tri.withUnsafeBufferPointer { tB in
+                half.withUnsafeBufferPointer { hB in
+                centres.withUnsafeBufferPointer { cB in
+                    parallelChunks(n, minPerChunk: 4096) { range in
+                        var poly: [SIMD2<Double>] = []
+                        for v in range where rep[v] == Int32(v) && !onHull[v] && inedge[v] >= 0 {
+                            poly.removeAll(keepingCapacity: true)
+                            let e0 = Int(inedge[v])
+                            var e = e0
+                            repeat {
+                                poly.append(cB[e / 3])
+                                let out = e % 3 == 2 ? e - 2 : e + 1 // starts at v
+                                e = Int(hB[out])
+                            } while e != e0 && e >= 0 && poly.count <= tB.count
+                            (ap[v], pp[v], mp[v]) = polygonMeasures(poly)
+                            ip[v] = true
+                        }
+                    }
+                }}}
+            }}}}
         case .convexHull, .region:
             let region: [SIMD2<Double>]
             if case .region(let r) = clip { region = r.vertices } else { region = d.hull.map { positions[Int($0)] } }
@@ -100,7 +119,7 @@ public struct VoronoiCells: Sendable {
                     parallelChunks(n, minPerChunk: 512) { range in
                         var a: [SIMD2<Double>] = [], b: [SIMD2<Double>] = []
                         for v in range {
-                            guard rep[v] == Int32(v) else { out[v] = .zero; continue }
+                            guard rep[v] == Int32(v), pB[v].x.isFinite && pB[v].y.isFinite else { out[v] = .zero; continue }
                             a.removeAll(keepingCapacity: true); a.append(contentsOf: region)
                             let p = pB[v]
                             for k in adj.offsets[v]..<adj.offsets[v + 1] {

@@ -15,7 +15,8 @@ import Foundation
 /// - 2 or more distinct positions all on one line: no triangles, `edges` is the path through them in
 ///   order along the line, `hull` lists them in that order;
 /// - otherwise `triangles` covers the convex hull; `hull` is the hull in order (it may include
-///   vertices lying on a hull edge).
+///   vertices lying on a hull edge);
+/// - a point with a non-finite coordinate is left out: its own representative, in no triangle or edge.
 public struct Delaunay: Sendable {
     /// Number of input points.
     public let pointCount: Int
@@ -77,19 +78,25 @@ public struct Delaunay: Sendable {
     /// Number of triangles.
     public var triangleCount: Int { triangles.count / 3 }
 
-    /// Representative of every input point and the sorted list of representatives (the distinct
-    /// positions). Sorting by snapped position makes equal positions adjacent.
+    /// Representative of every input point and the sorted list of representatives of the distinct
+    /// finite positions. Sorting by snapped position makes equal positions adjacent.
     private static func deduplicate(_ s: SnappedPoints) -> ([Int32], [Int32]) {
         let n = s.qx.count
         struct Key { var k: UInt64; var i: Int32 }
-        var keys = (0..<n).map { Key(k: UInt64(s.qx[$0]) << 30 | UInt64(s.qy[$0]), i: Int32($0)) }
-        keys.sort { $0.k != $1.k ? $0.k < $1.k : $0.i < $1.i }
         var rep = [Int32](repeating: 0, count: n)
+        var keys: [Key] = []
+        keys.reserveCapacity(n)
+        for i in 0..<n {
+            rep[i] = Int32(i)
+            if s.qx[i] >= 0 { keys.append(Key(k: UInt64(s.qx[i]) << 30 | UInt64(s.qy[i]), i: Int32(i))) }
+        }
+        keys.sort { $0.k != $1.k ? $0.k < $1.k : $0.i < $1.i }
         var unique: [Int32] = []
         var k = 0
-        while k < n {
+        let m = keys.count
+        while k < m {
             var j = k
-            while j < n && keys[j].k == keys[k].k { rep[Int(keys[j].i)] = keys[k].i; j += 1 }
+            while j < m && keys[j].k == keys[k].k { rep[Int(keys[j].i)] = keys[k].i; j += 1 }
             unique.append(keys[k].i)
             k = j
         }

@@ -21,11 +21,11 @@ struct SnappedPoints {
     init(_ points: UnsafeBufferPointer<SIMD2<Double>>) {
         let n = points.count
         var minX = Double.infinity, minY = Double.infinity, maxX = -Double.infinity, maxY = -Double.infinity
-        for p in points {
+        for p in points where p.x.isFinite && p.y.isFinite {
             minX = min(minX, p.x); maxX = max(maxX, p.x)
             minY = min(minY, p.y); maxY = max(maxY, p.y)
         }
-        let extent = n == 0 ? 0 : max(maxX - minX, maxY - minY)
+        let extent = minX > maxX ? 0 : max(maxX - minX, maxY - minY)
         let limit = Double((1 << Self.bits) - 1)
         // Largest power of two with extent · scale ≤ limit.
         var s = 1.0
@@ -35,10 +35,12 @@ struct SnappedPoints {
         }
         scale = s
         var xs = [Int64](repeating: 0, count: n), ys = [Int64](repeating: 0, count: n)
-        for i in 0..<n {
+        // Non-finite points get −1 (callers leave them out).
+        for i in 0..<n where points[i].x.isFinite && points[i].y.isFinite {
             xs[i] = Int64(((points[i].x - minX) * s).rounded())
             ys[i] = Int64(((points[i].y - minY) * s).rounded())
         }
+        for i in 0..<n where !(points[i].x.isFinite && points[i].y.isFinite) { xs[i] = -1; ys[i] = -1 }
         qx = xs
         qy = ys
     }

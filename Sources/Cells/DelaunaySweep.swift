@@ -31,6 +31,8 @@ final class SweepTriangulator {
     private var centre = SIMD2<Double>(0, 0)
     /// Filled instead of triangles when every point lies on one line.
     private(set) var collinearPath: [Int32] = []
+    /// Input index of each point in insertion order.
+    private var original: [Int32]
     private var stack: UnsafeMutablePointer<Int32>
     private var stackCapacity = 1024
 
@@ -46,6 +48,7 @@ final class SweepTriangulator {
         hullTri = .allocate(capacity: n); hullTri.initialize(repeating: -1, count: n)
         hash = .allocate(capacity: 1)
         stack = .allocate(capacity: stackCapacity)
+        original = [Int32](repeating: 0, count: n)
         run()
     }
 
@@ -83,18 +86,22 @@ final class SweepTriangulator {
             return Key(d: dx * dx + dy * dy, i: Int32(i))
         }
         order.sort { $0.d != $1.d ? $0.d < $1.d : $0.i < $1.i }
+        // Renumber points in insertion order: the hull, the newest triangles and the next point
+        // then sit close together in memory. `original` maps back at the end.
+        for (k, key) in order.enumerated() { original[k] = key.i }
+        let ox = UnsafeMutableBufferPointer(start: qx, count: n).map { $0 }, oy = UnsafeMutableBufferPointer(start: qy, count: n).map { $0 }
+        for k in 0..<n { qx[k] = ox[Int(original[k])]; qy[k] = oy[Int(original[k])] }
 
-        let i0 = order[0].i, i1 = order[1].i
         var k = 2
-        while k < n && orient3(i0, i1, order[k].i) == 0 { k += 1 }
-        // Points before k lie on the line through i0 and i1, sorted along it.
-        var chain = order[0..<k].map { $0.i }
+        while k < n && orient3(0, 1, Int32(k)) == 0 { k += 1 }
+        // Points before k lie on the line through the first two, sorted along it.
+        var chain = (0..<k).map { Int32($0) }
         chain.sort { qx[Int($0)] != qx[Int($1)] ? qx[Int($0)] < qx[Int($1)] : qy[Int($0)] < qy[Int($1)] }
         if k == n {
-            collinearPath = chain
+            collinearPath = chain.map { original[Int($0)] }
             return
         }
-        let apex = order[k].i
+        let apex = Int32(k)
         if orient3(chain[0], chain[1], apex) < 0 { chain.reverse() }
         seedFan(chain, apex)
 
@@ -104,7 +111,8 @@ final class SweepTriangulator {
         var v = hullStart
         repeat { hash[hashKey(v)] = v; v = hullNext[Int(v)] } while v != hullStart
 
-        for idx in (k + 1)..<n { insert(order[idx].i) }
+        for idx in (k + 1)..<n { insert(Int32(idx)) }
+        for e in 0..<(3 * triangleCount) { tri[e] = original[Int(tri[e])] }
     }
 
     /// Triangles (chain[j], chain[j+1], apex) with the chain ordered so they are counter-clockwise,
@@ -265,7 +273,7 @@ final class SweepTriangulator {
         guard triangleCount > 0 else { return [] }
         var out: [Int32] = []
         var v = hullStart
-        repeat { out.append(v); v = hullNext[Int(v)] } while v != hullStart && out.count <= n
+        repeat { out.append(original[Int(v)]); v = hullNext[Int(v)] } while v != hullStart && out.count <= n
         return out
     }
 }

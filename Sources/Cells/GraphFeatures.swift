@@ -129,7 +129,7 @@ public enum GraphFeatures {
         }
         let trim = options.trimOutliers
         let d = Delaunay(points: p)
-        let distinct = d.representative.enumerated().filter { $0.element == Int32($0.offset) }.count
+        let distinct = d.representative.enumerated().filter { $0.element == Int32($0.offset) && p[$0.offset].x.isFinite && p[$0.offset].y.isFinite }.count
         let hullArea = d.triangles.isEmpty ? 0 : abs(polygonSignedArea(d.hull.map { p[Int($0)] }))
         scalar(Double(n)); scalar(Double(distinct)); scalar(hullArea)
         scalar(hullArea > 0 ? Double(n) / hullArea * 1e6 : 0)
@@ -173,7 +173,7 @@ public enum GraphFeatures {
             var flat = [Int32](repeating: 0, count: n * radii.count)
             flat.withUnsafeMutableBufferPointer { fB in
                 let f = fB.baseAddress!
-                parallelChunks(n, minPerChunk: 256) { range in
+                parallelChunks(tree.count, minPerChunk: 256) { range in
                     for s in range {
                         let (q, i) = tree.slot(s)
                         let row = f + Int(i) * radii.count
@@ -191,7 +191,7 @@ public enum GraphFeatures {
         let nn = tree.nearestNeighbours(k: kmax, maxDistance: nil)
         for k in ranks {
             var dist: [Double] = []
-            if k >= 1 && n > k { dist = (0..<n).map { nn.distances[$0 * kmax + k - 1] } }
+            if k >= 1 && n > k { dist = (0..<n).map { nn.distances[$0 * kmax + k - 1] }.filter(\.isFinite) }
             stats(dist, trim: trim)
         }
 
@@ -200,11 +200,18 @@ public enum GraphFeatures {
                               maxDistance: options.knnMaxDistance)
         let adj = Adjacency(g.edges, nodeCount: n)
         var degree = [Double](repeating: 0, count: n), clustering = [Double](repeating: 0, count: n)
-        for v in 0..<n {
-            let lo = adj.offsets[v], hi = adj.offsets[v + 1]
-            degree[v] = Double(hi - lo)
-            clustering[v] = localClustering(adj, v)
-        }
+        adj.offsets.withUnsafeBufferPointer { off in
+        adj.neighbours.withUnsafeBufferPointer { nb in
+        degree.withUnsafeMutableBufferPointer { dB in
+        clustering.withUnsafeMutableBufferPointer { cB in
+            let dp = dB.baseAddress!, cp = cB.baseAddress!
+            parallelChunks(n, minPerChunk: 4096) { range in
+                for v in range {
+                    dp[v] = Double(off[v + 1] - off[v])
+                    cp[v] = localClustering(off, nb, v)
+                }
+            }
+        }}}}
         scalar(Double(g.edgeCount))
         stats(degree, trim: false); stats(clustering, trim: false); stats(g.lengths, trim: false)
 
@@ -216,15 +223,20 @@ public enum GraphFeatures {
     /// networkx's clustering of an unweighted undirected node: 2·T / (d·(d − 1)), T the edges among
     /// its neighbours (sorted rows make each count a merge).
     static func localClustering(_ adj: Adjacency, _ v: Int) -> Double {
-        let lo = adj.offsets[v], hi = adj.offsets[v + 1], deg = hi - lo
+        adj.offsets.withUnsafeBufferPointer { off in adj.neighbours.withUnsafeBufferPointer { localClustering(off, $0, v) } }
+    }
+
+    @inline(__always)
+    static func localClustering(_ off: UnsafeBufferPointer<Int>, _ nb: UnsafeBufferPointer<Int32>, _ v: Int) -> Double {
+        let lo = off[v], hi = off[v + 1], deg = hi - lo
         guard deg >= 2 else { return 0 }
         var links = 0
         for k in lo..<hi {
-            let u = Int(adj.neighbours[k])
-            var a = lo, b = adj.offsets[u]
-            let bEnd = adj.offsets[u + 1]
+            let u = Int(nb[k])
+            var a = lo, b = off[u]
+            let bEnd = off[u + 1]
             while a < hi && b < bEnd {
-                let x = adj.neighbours[a], y = adj.neighbours[b]
+                let x = nb[a], y = nb[b]
                 if x == y { links += 1; a += 1; b += 1 } else if x < y { a += 1 } else { b += 1 }
             }
         }

@@ -133,6 +133,7 @@ final class GraphFeatureTests: XCTestCase {
             ("collinear", (0..<8).map { p + SIMD2(Double($0) * 12, Double($0) * 5) }),
             ("duplicates", [p, p, p, p]),
             ("square", [p, p + SIMD2(20, 0), p + SIMD2(20, 20), p + SIMD2(0, 20)]),
+            ("non-finite", [SIMD2(.nan, 1), p, SIMD2(2, .infinity)]),
         ]
         for (label, pts) in cases {
             for clip in [VoronoiClip.boundedOnly, .convexHull] {

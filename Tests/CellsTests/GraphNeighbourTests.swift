@@ -108,7 +108,16 @@ final class GraphNeighbourTests: XCTestCase {
                 XCTAssertTrue(g.edges.allSatisfy { $0.x < $0.y && Int($0.y) < pts.count }, "\(g.kind)")
             }
         }
-        // Duplicates: zero-length kNN and MST edges are kept (HistoCartography would drop them).
+        // A non-finite position stays an isolated node.
+        let withNaN = [p, SIMD2(.nan, 3), p + SIMD2(4, 0), SIMD2(1, .infinity), p + SIMD2(0, 4)]
+        for g in [CellGraph.knn(positions: withNaN, micronsPerPixel: 1), CellGraph.delaunay(positions: withNaN, micronsPerPixel: 1),
+                  CellGraph.radius(positions: withNaN, micronsPerPixel: 1, radius: 10),
+                  CellGraph.minimumSpanningTree(positions: withNaN, micronsPerPixel: 1)] {
+            XCTAssertEqual(g.degrees()[1], 0, "\(g.kind)"); XCTAssertEqual(g.degrees()[3], 0, "\(g.kind)")
+            XCTAssertEqual(g.edgeCount, g.kind == .mst ? 2 : 3, "\(g.kind)")
+            XCTAssertTrue(g.lengths.allSatisfy(\.isFinite))
+        }
+                // Duplicates: zero-length kNN and MST edges are kept (HistoCartography would drop them).
         let dup = CellGraph.knn(positions: [p, p], micronsPerPixel: 1)
         XCTAssertEqual(dup.edges, [SIMD2<Int32>(0, 1)]); XCTAssertEqual(dup.lengths, [0])
         XCTAssertEqual(CellGraph.minimumSpanningTree(positions: [p, p, p], micronsPerPixel: 1).edgeCount, 2)
