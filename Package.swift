@@ -49,7 +49,7 @@ let package = Package(
         // gzip/deflate for .nii.gz, NRRD and gzipped GeoJSON.
         .target(name: "ZlibIO", dependencies: ["CZlib"]),
         // Nuclei, per-nucleus features and cell graphs: pixel loops over whole slides.
-        .target(name: "Cells", dependencies: ["ImageCore", "SlideIO", "PatchBag", "ZlibIO"], swiftSettings: optimisedInDebug),
+        .target(name: "Cells", dependencies: ["ImageCore", "SlideIO", "PatchBag", "ZlibIO", "CHDF5"], swiftSettings: optimisedInDebug),
         .target(name: "Pathomics", dependencies: ["Cells", "ImageCore", "Tabular"], swiftSettings: optimisedInDebug),
         // Volumes in patient millimetres (LPS) from NIfTI, NRRD and DICOM.
         .target(name: "VolumeIO", dependencies: ["ZlibIO"], swiftSettings: optimisedInDebug),
