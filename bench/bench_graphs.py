@@ -7,18 +7,17 @@ side by side. Not a timed test: numbers are printed and written to bench-out/gra
 Points: uniform in a square with ~9 µm mean spacing (about 12 000 nuclei/mm², dense tumour),
 coordinates in µm, micronsPerPixel 1. Same file for both sides.
 
-The RadioPath side runs `--bin <program>` as `<program> <n> <points.f64>`; the program prints one
-`label<TAB>seconds` line per step (best of 3), labels: delaunay, knn_graph_k5_25um,
+The RadioPath side runs `--bin "<radiopath> cells graph-bench"` with `<n> <points.f64>` appended;
+it prints one `label<TAB>seconds` line per step (best of 3), labels: delaunay, knn_graph_k5_25um,
 radius_graph_15um, voronoi_bounded (triangulation + bounded cells' area, perimeter, max distance;
-the peer builds scipy's Voronoi only), mst (triangulation + Kruskal), features_all. No such program ships yet: wire it as a
-hidden `radiopath` subcommand (or a bench-only executable) over Cells' public API
-(`Delaunay(points:)`, `CellGraph.knn/radius/minimumSpanningTree`, `VoronoiCells`,
-`GraphFeatures.compute`). Without `--bin` only the peers are timed.
+the peer builds scipy's Voronoi only), mst (triangulation + Kruskal), features_all.
+Without `--bin` only the peers are timed.
 
-usage: bench_graphs.py [--n 100000] [--bin PROGRAM] [--repeats 3]
+usage: bench_graphs.py [--n 100000] [--bin "PROGRAM ARGS"] [--repeats 3]
 """
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -148,7 +147,8 @@ def main():
     ref = peers(c, a.repeats)
     ours = {}
     if a.bin:
-        p = subprocess.run([a.bin, str(a.n), str(pts)], capture_output=True, text=True, check=True)
+        p = subprocess.run(shlex.split(a.bin) + [str(a.n), str(pts), "--repeats", str(a.repeats)],
+                           capture_output=True, text=True, check=True)
         for line in p.stdout.splitlines():
             label, secs = line.split("\t")
             ours[label] = float(secs)
