@@ -175,22 +175,38 @@ enum Morphology {
         let pts = points.map { $0 - centroid }
         let q = pts.map { SIMD4($0.x, $0.y, $0.z, 1) }
         var u = [Double](repeating: 1 / Double(n), count: n)
-        for _ in 0..<20000 {
-            // X = Σ u_i q_i q_iᵀ with q = (p, 1).
+        var Xi: [SIMD4<Double>] = [], M = [Double](repeating: 0, count: n)
+        // X = Σ u_i q_i q_iᵀ (q = (p, 1)), its inverse and M_i = q_iᵀ X⁻¹ q_i, from scratch.
+        func refresh() -> Bool {
             var X = [SIMD4<Double>](repeating: .zero, count: 4)
             for i in 0..<n { let w = u[i] * q[i]; for r in 0..<4 { X[r] += w[r] * q[i] } }
-            guard let Xi = invert4(X.flatMap { [$0.x, $0.y, $0.z, $0.w] }) else { return nil }
-            let rows = (0..<4).map { SIMD4(Xi[4 * $0], Xi[4 * $0 + 1], Xi[4 * $0 + 2], Xi[4 * $0 + 3]) }
-            var jmax = 0, mmax = -Double.infinity
+            guard let inv = invert4(X.flatMap { [$0.x, $0.y, $0.z, $0.w] }) else { return false }
+            Xi = (0..<4).map { SIMD4(inv[4 * $0], inv[4 * $0 + 1], inv[4 * $0 + 2], inv[4 * $0 + 3]) }
+            for i in 0..<n { M[i] = (q[i] * SIMD4((Xi[0] * q[i]).sum(), (Xi[1] * q[i]).sum(), (Xi[2] * q[i]).sum(), (Xi[3] * q[i]).sum())).sum() }
+            return true
+        }
+        guard refresh() else { return nil }
+        // Khachiyan's coordinate steps with Todd–Yildirim away steps (which converge linearly),
+        // X⁻¹ and M carried by Sherman–Morrison updates.
+        for iteration in 1...20_000 {
+            var j = 0, k = -1
             for i in 0..<n {
-                let y = SIMD4((rows[0] * q[i]).sum(), (rows[1] * q[i]).sum(), (rows[2] * q[i]).sum(), (rows[3] * q[i]).sum())
-                let v = (y * q[i]).sum()
-                if v > mmax { mmax = v; jmax = i }
+                if M[i] > M[j] { j = i }
+                if u[i] > 0 && (k < 0 || M[i] < M[k]) { k = i }
             }
-            let step = (mmax - 4) / (4 * (mmax - 1))
-            if step < 1e-6 { break }
+            let up = M[j] / 4 - 1, down = k >= 0 ? 1 - M[k] / 4 : 0
+            if max(up, down) < 1e-7 { break }
+            let t = up >= down ? j : k
+            let mt = M[t]
+            var step = (mt - 4) / (4 * (mt - 1))
+            if t == k && up < down { step = max(step, -u[t] / (1 - u[t])) }
+            let g = SIMD4((Xi[0] * q[t]).sum(), (Xi[1] * q[t]).sum(), (Xi[2] * q[t]).sum(), (Xi[3] * q[t]).sum())
+            let r = step / (1 - step), beta = r / (1 + r * mt), scale = 1 / (1 - step)
+            for i in 0..<n { let d = (q[i] * g).sum(); M[i] = scale * (M[i] - beta * d * d) }
+            for row in 0..<4 { Xi[row] = scale * (Xi[row] - beta * g[row] * g) }
             for i in 0..<n { u[i] *= 1 - step }
-            u[jmax] += step
+            u[t] = max(0, u[t] + step)
+            if iteration % 200 == 0 { guard refresh() else { return nil } }
         }
         // Shape matrix E = (1/d)·(Σ u p pᵀ − c cᵀ)⁻¹; semi-axes 1/√eig(E) = √(d·eig(S)).
         var c = SIMD3<Double>(0, 0, 0)

@@ -42,22 +42,23 @@ public struct PreparedROI: Sendable {
             throw RadiomicsError("resampled spacing \(s) must be positive")
         }
         let n = image.size
-        let inside: (Float) -> Bool
-        if let label { inside = { !$0.isNaN && Int($0.rounded()) == label } } else { inside = { !$0.isNaN && $0 != 0 } }
+        let target = Float(label ?? 0)
+        @inline(__always) func inside(_ v: Float) -> Bool { label == nil ? (v != 0 && v == v) : abs(v - target) < 0.5 }
 
         // The mask's bounding box on the image grid decides what is resampled.
         var lo = n, hi = SIMD3<Int>(-1, -1, -1)
-        var indicator = [Float](repeating: 0, count: image.count)
         mask.voxels.withUnsafeBufferPointer { m in
-            indicator.withUnsafeMutableBufferPointer { ind in
-                for k in 0..<n.z { for j in 0..<n.y {
-                    let row = n.x * (j + n.y * k)
-                    for i in 0..<n.x where inside(m[row + i]) {
-                        ind[row + i] = 1
-                        lo = pointwiseMin(lo, SIMD3(i, j, k)); hi = pointwiseMax(hi, SIMD3(i, j, k))
-                    }
-                } }
-            }
+            for k in 0..<n.z { for j in 0..<n.y {
+                let row = n.x * (j + n.y * k)
+                var first = -1, last = -1
+                for i in 0..<n.x where inside(m[row + i]) {
+                    if first < 0 { first = i }
+                    last = i
+                }
+                if first >= 0 {
+                    lo = pointwiseMin(lo, SIMD3(first, j, k)); hi = pointwiseMax(hi, SIMD3(last, j, k))
+                }
+            } }
         }
 
         // The target grid per axis: IBSI aligns grid centres; count = ceil(extent / new spacing).
@@ -95,11 +96,11 @@ public struct PreparedROI: Sendable {
         if count == 0 {
             values = []; morph = []
         } else if !resampled {
-            values = Self.crop(image.voxels, n, c0, size)
-            morph = Self.crop(indicator, n, c0, size).map { $0 > 0.5 }
+            values = Self.crop(image.voxels, n, c0, size) { Double($0) }
+            morph = Self.crop(mask.voxels, n, c0, size) { inside($0) ? 1 : 0 }.map { $0 > 0.5 }
         } else {
-            values = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.interpolator).apply(image.voxels)
-            let m = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.maskInterpolator).apply(indicator)
+            values = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.interpolator).apply(image.voxels) { Double($0) }
+            let m = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.maskInterpolator).apply(mask.voxels) { inside($0) ? 1 : 0 }
             morph = m.map { $0 >= p.maskThreshold }
         }
         if p.roundIntensities { for v in values.indices { values[v] = values[v].rounded() } }
@@ -141,13 +142,14 @@ public struct PreparedROI: Sendable {
         self.resegmentationUpper = upper
     }
 
-    private static func crop(_ src: [Float], _ n: SIMD3<Int>, _ c0: SIMD3<Int>, _ size: SIMD3<Int>) -> [Double] {
+    /// The block [c0, c0 + size) of `src`, each value passed through `map`.
+    private static func crop(_ src: [Float], _ n: SIMD3<Int>, _ c0: SIMD3<Int>, _ size: SIMD3<Int>, _ map: (Float) -> Double) -> [Double] {
         var out = [Double](repeating: 0, count: size.x * size.y * size.z)
         src.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in
                 for k in 0..<size.z { for j in 0..<size.y {
                     let from = c0.x + n.x * (c0.y + j + n.y * (c0.z + k)), to = size.x * (j + size.y * k)
-                    for i in 0..<size.x { o[to + i] = Double(s[from + i]) }
+                    for i in 0..<size.x { o[to + i] = map(s[from + i]) }
                 } }
             }
         }

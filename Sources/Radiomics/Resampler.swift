@@ -14,7 +14,8 @@ struct Resampler {
     /// block out changes coefficients by less than 0.27^16 ≈ 7·10⁻¹⁰ of the signal.
     private static let splineMargin = 16
 
-    func apply(_ voxels: [Float]) -> [Double] {
+    /// Resamples `voxels` (the whole source grid), each value first passed through `map`.
+    func apply(_ voxels: [Float], _ map: (Float) -> Double) -> [Double] {
         // Which source voxels the taps touch, per axis.
         var taps: [Taps] = []
         var b0 = SIMD3<Int>(0, 0, 0), b1 = SIMD3<Int>(0, 0, 0)
@@ -33,7 +34,7 @@ struct Resampler {
             block.withUnsafeMutableBufferPointer { o in
                 for k in 0..<bs.z { for j in 0..<bs.y {
                     let from = b0.x + source.x * (b0.y + j + source.y * (b0.z + k)), to = bs.x * (j + bs.y * k)
-                    for i in 0..<bs.x { o[to + i] = Double(s[from + i]) }
+                    for i in 0..<bs.x { o[to + i] = map(s[from + i]) }
                 } }
             }
         }
