@@ -101,7 +101,7 @@ public struct PreparedROI: Sendable {
         } else {
             values = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.interpolator).apply(image.voxels) { Double($0) }
             let m = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.maskInterpolator).apply(mask.voxels) { inside($0) ? 1 : 0 }
-            morph = m.map { $0 >= p.maskThreshold }
+            morph = m.map { $0 >= p.maskThreshold - 1e-9 }   // ties at the threshold are inside
         }
         if p.roundIntensities { for v in values.indices { values[v] = values[v].rounded() } }
 
