@@ -70,93 +70,81 @@ enum SpatialAutocorrelation {
         return s
     }
 
-    /// Σ_d w(d)·c(d) for the correlations c of z·z, m·m and z²·m via Parseval: one complex FFT
-    /// carries z (real part) and m (imaginary part), another z²; the weights' spectrum is real and
-    /// even, so it comes from separable cosine sums over one octant of offsets.
+    /// The pair sums via one zero-padded transform of z + i·m: Parseval gives Σ w·(z⋆z) and
+    /// Σ w·(m⋆m) from the spectra; the spectrum of w·m, transformed back, gives each voxel's
+    /// weight sum W_x = Σ_y w(y − x)·m(y), and Σ w z_x² m_y = Σ_x z_x²·W_x. Two grid-sized arrays;
+    /// the weights' spectrum is real and even, so it is built on one octant.
     static func transformed(_ z: [Double], _ m: [Double], _ box: SIMD3<Int>, _ spacing: SIMD3<Double>) -> PairSums {
         let P = SIMD3(FFT.paddedLength(2 * box.x - 1), FFT.paddedLength(2 * box.y - 1), FFT.paddedLength(2 * box.z - 1))
         let total = P.x * P.y * P.z
-        var re1 = [Double](repeating: 0, count: total), im1 = re1, re2 = re1, im2 = re1
+        var re = [Double](repeating: 0, count: total), im = re
         for k in 0..<box.z { for j in 0..<box.y { for i in 0..<box.x {
             let b = i + box.x * (j + box.y * k), t = i + P.x * (j + P.y * k)
-            re1[t] = z[b]; im1[t] = m[b]; re2[t] = z[b] * z[b]
+            re[t] = z[b]; im[t] = m[b]
         } } }
-        FFT.transform3D(&re1, &im1, P, extent: box)
-        FFT.transform3D(&re2, &im2, P, extent: box)
+        FFT.transform3D(&re, &im, P, order: [0, 1, 2], extentIn: box, extentOut: P)
         let h = SIMD3(P.x / 2 + 1, P.y / 2 + 1, P.z / 2 + 1)
         let weights = weightSpectrum(box, spacing, P)
         var s = PairSums()
-        re1.withUnsafeBufferPointer { r1 in im1.withUnsafeBufferPointer { i1 in
-        re2.withUnsafeBufferPointer { r2 in im2.withUnsafeBufferPointer { i2 in
+        re.withUnsafeMutableBufferPointer { r in im.withUnsafeMutableBufferPointer { q in
         weights.withUnsafeBufferPointer { wh in
             for k in 0..<P.z {
-                let kr = (P.z - k) % P.z, kw = min(k, kr)
+                let kr = k == 0 ? 0 : P.z - k, kw = min(k, kr)
                 for j in 0..<P.y {
-                    let jr = (P.y - j) % P.y, jw = min(j, jr)
+                    let jr = j == 0 ? 0 : P.y - j, jw = min(j, jr)
                     let row = P.x * (j + P.y * k), rowR = P.x * (jr + P.y * kr), roww = h.x * (jw + h.y * kw)
                     for i in 0..<P.x {
-                        let t = row + i, r = rowR + (P.x - i) % P.x
-                        let w = wh[roww + min(i, P.x - i)]
+                        let ir = i == 0 ? 0 : P.x - i
+                        let t = row + i, u = rowR + ir
+                        if u < t { continue }   // each pair (k, −k) once
+                        let w = wh[roww + min(i, ir)]
                         // Split the packed spectrum: Z = (F(k) + F*(−k))/2, M = (F(k) − F*(−k))/(2i).
-                        let zr = 0.5 * (r1[t] + r1[r]), zi = 0.5 * (i1[t] - i1[r])
-                        let mr = 0.5 * (i1[t] + i1[r]), mi = -0.5 * (r1[t] - r1[r])
-                        s.zz += w * (zr * zr + zi * zi)
-                        s.weights += w * (mr * mr + mi * mi)
-                        s.squaredDifferences += w * (r2[t] * mr + i2[t] * mi)   // Re(conj(Q)·M)
+                        let zr = 0.5 * (r[t] + r[u]), zi = 0.5 * (q[t] - q[u])
+                        let mr = 0.5 * (q[t] + q[u]), mi = -0.5 * (r[t] - r[u])
+                        let pair = u == t ? 1.0 : 2.0   // −k contributes the same (conjugates)
+                        s.zz += pair * w * (zr * zr + zi * zi)
+                        s.weights += pair * w * (mr * mr + mi * mi)
+                        // Ŵ·M at k and at −k (where M is conjugated).
+                        r[t] = w * mr; q[t] = w * mi
+                        r[u] = w * mr; q[u] = -w * mi
                     }
                 }
             }
-        } } } } }
+        } } }
         let scale = 1 / Double(total)
         s.zz *= scale; s.weights *= scale
+        // Back to space, only the box is needed: inverse = conj ∘ forward ∘ conj.
+        for v in 0..<total { im[v] = -im[v] }
+        FFT.transform3D(&re, &im, P, order: [2, 1, 0], extentIn: P, extentOut: box)
+        var zW = 0.0
+        for k in 0..<box.z { for j in 0..<box.y { for i in 0..<box.x {
+            let b = i + box.x * (j + box.y * k)
+            if m[b] > 0 { zW += z[b] * z[b] * re[i + P.x * (j + P.y * k)] }
+        } } }
         // Σ w (z_i − z_j)² = 2 Σ w z_i² m_j − 2 Σ w z_i z_j.
-        s.squaredDifferences = 2 * s.squaredDifferences * scale - 2 * s.zz
+        s.squaredDifferences = 2 * zW * scale - 2 * s.zz
         return s
     }
 
     /// Ŵ(k) for k in [0, P/2] per axis (the spectrum is even): w(d) = 1/‖d ∘ spacing‖ for offsets
-    /// |d_a| < box_a, w(0) = 0, summed as Σ_octant w(d) Π_a c_a(d_a, k_a) with c(0, k) = 1 and
-    /// c(d, k) = 2·cos(2πkd/P), one axis at a time.
+    /// |d_a| < box_a, w(0) = 0. One axis at a time, each line evenly extended to its period and
+    /// transformed; the octant of offsets, then of frequencies, is all that is stored.
     static func weightSpectrum(_ box: SIMD3<Int>, _ spacing: SIMD3<Double>, _ P: SIMD3<Int>) -> [Double] {
         let h = SIMD3(P.x / 2 + 1, P.y / 2 + 1, P.z / 2 + 1)
-        func table(_ a: Int) -> [Double] {   // [k * box + d]
-            var t = [Double](repeating: 0, count: h[a] * box[a])
-            for k in 0..<h[a] { for d in 0..<box[a] {
-                t[k * box[a] + d] = d == 0 ? 1 : 2 * cos(2 * Double.pi * Double(k * d % P[a]) / Double(P[a]))
-            } }
-            return t
+        var cur = [Double](repeating: 0, count: box.x * box.y * box.z)
+        for dz in 0..<box.z { for dy in 0..<box.y { for dx in 0..<box.x {
+            let d = SIMD3(Double(dx), Double(dy), Double(dz)) * spacing
+            let l = (d * d).sum()
+            cur[dx + box.x * (dy + box.y * dz)] = l > 0 ? 1 / l.squareRoot() : 0
+        } } }
+        var size = box
+        for axis in 0..<3 {
+            var next = size
+            next[axis] = h[axis]
+            cur = FFT.evenTransform(cur, size, axis: axis, period: P[axis], outCount: h[axis])
+            size = next
         }
-        let cx = table(0), cy = table(1), cz = table(2)
-        // Along x: T1[kx, dy, dz].
-        var t1 = [Double](repeating: 0, count: h.x * box.y * box.z)
-        var w = [Double](repeating: 0, count: box.x)
-        for dz in 0..<box.z { for dy in 0..<box.y {
-            for dx in 0..<box.x {
-                let d = SIMD3(Double(dx), Double(dy), Double(dz)) * spacing
-                let l = (d * d).sum()
-                w[dx] = l > 0 ? 1 / l.squareRoot() : 0
-            }
-            for kx in 0..<h.x {
-                var acc = 0.0
-                for dx in 0..<box.x { acc += w[dx] * cx[kx * box.x + dx] }
-                t1[kx + h.x * (dy + box.y * dz)] = acc
-            }
-        } }
-        // Along y: T2[kx, ky, dz].
-        var t2 = [Double](repeating: 0, count: h.x * h.y * box.z)
-        for dz in 0..<box.z { for ky in 0..<h.y {
-            for dy in 0..<box.y {
-                let c = cy[ky * box.y + dy], src = h.x * (dy + box.y * dz), dst = h.x * (ky + h.y * dz)
-                for kx in 0..<h.x { t2[dst + kx] += c * t1[src + kx] }
-            }
-        } }
-        // Along z.
-        var out = [Double](repeating: 0, count: h.x * h.y * h.z)
-        for kz in 0..<h.z { for dz in 0..<box.z {
-            let c = cz[kz * box.z + dz], src = h.x * h.y * dz, dst = h.x * h.y * kz
-            for q in 0..<(h.x * h.y) { out[dst + q] += c * t2[src + q] }
-        } }
-        return out
+        return cur
     }
 }
 
@@ -181,17 +169,21 @@ enum FFT {
         return best
     }
 
-    /// `extent`: the input is zero outside [0, extent) per axis, so the first passes skip the
-    /// lines that are still all zero.
-    static func transform3D(_ re: inout [Double], _ im: inout [Double], _ size: SIMD3<Int>, extent: SIMD3<Int>) {
-        for axis in 0..<3 where size[axis] > 1 {
+    /// Transforms along the axes in `order`. The input is zero outside [0, extentIn) and only
+    /// [0, extentOut) of the output is wanted, so each pass skips lines that are still all zero
+    /// (along axes not yet transformed) or never read (along axes already transformed).
+    static func transform3D(_ re: inout [Double], _ im: inout [Double], _ size: SIMD3<Int>,
+                            order: [Int], extentIn: SIMD3<Int>, extentOut: SIMD3<Int>) {
+        var done = SIMD3<Int>(0, 0, 0)
+        for axis in order {
+            defer { done[axis] = 1 }
+            guard size[axis] > 1 else { continue }
             let n = size[axis]
             let stride = axis == 0 ? 1 : (axis == 1 ? size.x : size.x * size.y)
-            // Lines along `axis` that may hold non-zeros: axes already transformed are full.
-            var live = extent
-            for b in 0..<axis { live[b] = size[b] }
+            var live = extentIn
+            for b in 0..<3 where done[b] == 1 { live[b] = extentOut[b] }
             live[axis] = 1
-            // Four lines per batch: along y and z the lanes are adjacent x; along x, adjacent y.
+            // Four lines per batch: lanes are adjacent x, or adjacent y for passes along x.
             let laneAxis = axis == 0 ? 1 : 0
             let laneStride = laneAxis == 0 ? 1 : size.x
             let plan = Plan(n)
@@ -222,7 +214,13 @@ enum FFT {
                                 plan.run(a, b, c, d)
                                 for q in 0..<n {
                                     let o = base + q * stride
-                                    for l in 0..<lanes { r[o + l * laneStride] = c[q][l]; m[o + l * laneStride] = d[q][l] }
+                                    if lanes == 4 && laneStride == 1 {
+                                        let cr = c[q], ci = d[q]
+                                        r[o] = cr.x; r[o + 1] = cr.y; r[o + 2] = cr.z; r[o + 3] = cr.w
+                                        m[o] = ci.x; m[o + 1] = ci.y; m[o + 2] = ci.z; m[o + 3] = ci.w
+                                    } else {
+                                        for l in 0..<lanes { r[o + l * laneStride] = c[q][l]; m[o + l * laneStride] = d[q][l] }
+                                    }
                                 }
                                 lane += 4
                             }
@@ -233,6 +231,46 @@ enum FFT {
         }
     }
 
+    /// Along `axis`, each line x[0..<L) extended evenly to the period (x[P − d] = x[d]) and
+    /// transformed; the spectrum is real and even, so outputs 0..<outCount replace the line.
+    static func evenTransform(_ data: [Double], _ size: SIMD3<Int>, axis: Int, period: Int, outCount: Int) -> [Double] {
+        var outSize = size
+        outSize[axis] = outCount
+        var out = [Double](repeating: 0, count: outSize.x * outSize.y * outSize.z)
+        let L = size[axis], inStride = axis == 0 ? 1 : (axis == 1 ? size.x : size.x * size.y)
+        let outStride = axis == 0 ? 1 : (axis == 1 ? outSize.x : outSize.x * outSize.y)
+        var others: [Int] = []   // base offsets (input, output) of every line
+        var outBases: [Int] = []
+        for k in 0..<(axis == 2 ? 1 : size.z) { for j in 0..<(axis == 1 ? 1 : size.y) { for i in 0..<(axis == 0 ? 1 : size.x) {
+            others.append(i + size.x * (j + size.y * k)); outBases.append(i + outSize.x * (j + outSize.y * k))
+        } } }
+        let plan = Plan(period)
+        var ar = [SIMD4<Double>](repeating: .zero, count: period), ai = ar, cr = ar, ci = ar
+        ar.withUnsafeMutableBufferPointer { a in ai.withUnsafeMutableBufferPointer { b in
+        cr.withUnsafeMutableBufferPointer { c in ci.withUnsafeMutableBufferPointer { d in
+            var line = 0
+            while line < others.count {
+                let lanes = min(4, others.count - line)
+                for q in 0..<period { a[q] = .zero; b[q] = .zero }
+                for l in 0..<lanes {
+                    let base = others[line + l]
+                    for q in 0..<L {
+                        let v = data[base + q * inStride]
+                        a[q][l] = v
+                        if q > 0 { a[period - q][l] = v }
+                    }
+                }
+                plan.run(a, b, c, d)
+                for l in 0..<lanes {
+                    let base = outBases[line + l]
+                    for q in 0..<outCount { out[base + q * outStride] = c[q][l] }
+                }
+                line += 4
+            }
+        } } } }
+        return out
+    }
+
     /// Decimation in time, unrolled: n = p₀·p₁·…; the input is read in mixed-radix digit-reversed
     /// order, then each stage combines p interleaved transforms of length m with twiddles and a
     /// p-point DFT, in place.
@@ -241,7 +279,6 @@ enum FFT {
         let factors: [Int]
         let order: [Int]                          // output slot j reads input order[j]
         let cosines: [Double], sines: [Double]   // e^(−2πij/n)
-        let small: [Int: (c: [Double], s: [Double])]   // e^(−2πitq/p) for p = 3, 5
 
         init(_ n: Int) {
             self.n = n
@@ -261,12 +298,6 @@ enum FFT {
             self.order = order
             cosines = (0..<n).map { cos(-2 * Double.pi * Double($0) / Double(n)) }
             sines = (0..<n).map { sin(-2 * Double.pi * Double($0) / Double(n)) }
-            var sm: [Int: (c: [Double], s: [Double])] = [:]
-            for p in [3, 5] {
-                sm[p] = ((0..<(p * p)).map { cos(-2 * Double.pi * Double($0 / p * ($0 % p)) / Double(p)) },
-                         (0..<(p * p)).map { sin(-2 * Double.pi * Double($0 / p * ($0 % p)) / Double(p)) })
-            }
-            small = sm
         }
 
         typealias Lines = UnsafeMutableBufferPointer<SIMD4<Double>>
@@ -297,7 +328,6 @@ enum FFT {
         private func combine(_ p: Int, _ m: Int, _ len: Int, _ yr: Lines, _ yi: Lines, _ out: Int,
                              _ cs: UnsafeBufferPointer<Double>, _ sn: UnsafeBufferPointer<Double>) {
             let tw = n / len   // twiddle e^(−2πi·t·k/len) = table[t·k·tw]
-            if p == 3 || p == 5 { combineOdd(p, m, yr, yi, out, tw, cs, sn); return }
             for k in 0..<m {
                 switch p {
                 case 2:
@@ -320,31 +350,44 @@ enum FFT {
                     // y1 = d02 − i·d13, y3 = d02 + i·d13
                     yr[i1] = d02r + d13i; yi[i1] = d02i - d13r
                     yr[i3] = d02r - d13i; yi[i3] = d02i + d13r
+                case 3:
+                    let i0 = out + k, i1 = i0 + m, i2 = i1 + m
+                    let c1 = cs[k * tw], s1 = sn[k * tw], c2 = cs[2 * k * tw], s2 = sn[2 * k * tw]
+                    let a1r = yr[i1] * c1 - yi[i1] * s1, a1i = yr[i1] * s1 + yi[i1] * c1
+                    let a2r = yr[i2] * c2 - yi[i2] * s2, a2i = yr[i2] * s2 + yi[i2] * c2
+                    let tr = a1r + a2r, ti = a1i + a2i
+                    let hr = yr[i0] - 0.5 * tr, hi = yi[i0] - 0.5 * ti
+                    let dr = Self.sin60 * (a1r - a2r), di = Self.sin60 * (a1i - a2i)
+                    yr[i0] += tr; yi[i0] += ti
+                    yr[i1] = hr + di; yi[i1] = hi - dr   // h − i·d
+                    yr[i2] = hr - di; yi[i2] = hi + dr
+                case 5:
+                    let i0 = out + k, i1 = i0 + m, i2 = i1 + m, i3 = i2 + m, i4 = i3 + m
+                    @inline(__always) func tw5(_ i: Int, _ t: Int) -> (SIMD4<Double>, SIMD4<Double>) {
+                        let c = cs[t * k * tw], s = sn[t * k * tw]
+                        return (yr[i] * c - yi[i] * s, yr[i] * s + yi[i] * c)
+                    }
+                    let (a0r, a0i) = (yr[i0], yi[i0])
+                    let (a1r, a1i) = tw5(i1, 1), (a2r, a2i) = tw5(i2, 2), (a3r, a3i) = tw5(i3, 3), (a4r, a4i) = tw5(i4, 4)
+                    let b1r = a1r + a4r, b1i = a1i + a4i, d1r = a1r - a4r, d1i = a1i - a4i
+                    let b2r = a2r + a3r, b2i = a2i + a3i, d2r = a2r - a3r, d2i = a2i - a3i
+                    let tar = a0r + Self.c5a * b1r + Self.c5b * b2r, tai = a0i + Self.c5a * b1i + Self.c5b * b2i
+                    let tbr = a0r + Self.c5b * b1r + Self.c5a * b2r, tbi = a0i + Self.c5b * b1i + Self.c5a * b2i
+                    let tcr = Self.s5a * d1r + Self.s5b * d2r, tci = Self.s5a * d1i + Self.s5b * d2i
+                    let tdr = Self.s5b * d1r - Self.s5a * d2r, tdi = Self.s5b * d1i - Self.s5a * d2i
+                    yr[i0] = a0r + b1r + b2r; yi[i0] = a0i + b1i + b2i
+                    yr[i1] = tar + tci; yi[i1] = tai - tcr   // ta − i·tc
+                    yr[i4] = tar - tci; yi[i4] = tai + tcr
+                    yr[i2] = tbr + tdi; yi[i2] = tbi - tdr   // tb − i·td
+                    yr[i3] = tbr - tdi; yi[i3] = tbi + tdr
                 default:
                     preconditionFailure("radix \(p)")
                 }
             }
         }
 
-        /// Twiddles and p-point DFTs for p = 3 or 5.
-        private func combineOdd(_ p: Int, _ m: Int, _ yr: Lines, _ yi: Lines, _ out: Int, _ tw: Int,
-                                _ cs: UnsafeBufferPointer<Double>, _ sn: UnsafeBufferPointer<Double>) {
-            let w = small[p]!
-            var ar = [SIMD4<Double>](repeating: .zero, count: p), ai = ar
-            for k in 0..<m {
-                for t in 0..<p {
-                    let idx = out + k + t * m, e = (t * k * tw) % n
-                    ar[t] = yr[idx] * cs[e] - yi[idx] * sn[e]; ai[t] = yr[idx] * sn[e] + yi[idx] * cs[e]
-                }
-                for q in 0..<p {
-                    var sr = SIMD4<Double>.zero, si = SIMD4<Double>.zero
-                    for t in 0..<p {
-                        let c = w.c[t * p + q], s = w.s[t * p + q]
-                        sr += ar[t] * c - ai[t] * s; si += ar[t] * s + ai[t] * c
-                    }
-                    yr[out + k + q * m] = sr; yi[out + k + q * m] = si
-                }
-            }
-        }
+        static let sin60 = 3.0.squareRoot() / 2
+        static let c5a = cos(2 * Double.pi / 5), c5b = cos(4 * Double.pi / 5)
+        static let s5a = sin(2 * Double.pi / 5), s5b = sin(4 * Double.pi / 5)
     }
 }

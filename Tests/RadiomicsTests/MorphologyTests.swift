@@ -136,7 +136,7 @@ final class MorphologyTests: XCTestCase {
         var re = (0..<total).map { _ in Double.random(in: -1...1, using: &rng) }
         var im = (0..<total).map { _ in Double.random(in: -1...1, using: &rng) }
         let r0 = re, i0 = im
-        FFT.transform3D(&re, &im, size, extent: size)
+        FFT.transform3D(&re, &im, size, order: [0, 1, 2], extentIn: size, extentOut: size)
         var worst = 0.0, largest = 0.0
         for kz in 0..<size.z { for ky in 0..<size.y { for kx in 0..<size.x {
             var sr = 0.0, si = 0.0
