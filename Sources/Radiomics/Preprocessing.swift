@@ -61,14 +61,16 @@ public struct PreparedROI: Sendable {
             } }
         }
 
-        // The target grid per axis: IBSI aligns grid centres; count = ceil(extent / new spacing).
+        // The target grid per axis: count = ceil(extent / new spacing); IBSI aligns the grid
+        // centres, PyRadiomics the outer corners of the first voxels.
         var grids: [AxisGrid] = []
         var newSpacing = image.spacing
         for a in 0..<3 {
             if let s = p.resampledSpacing, !(p.inPlaneOnly && a == 2), abs(s[a] - image.spacing[a]) > 1e-9 * s[a] {
                 let count = max(1, Int((Double(n[a]) * image.spacing[a] / s[a] - 1e-9).rounded(.up)))
                 let step = s[a] / image.spacing[a]
-                grids.append(AxisGrid(count: count, start: Double(n[a] - 1) / 2 - Double(count - 1) / 2 * step, step: step))
+                let start = p.convention == .ibsi ? Double(n[a] - 1) / 2 - Double(count - 1) / 2 * step : (step - 1) / 2
+                grids.append(AxisGrid(count: count, start: start, step: step))
                 newSpacing[a] = s[a]
             } else {
                 grids.append(AxisGrid(count: n[a], start: 0, step: 1))
@@ -99,8 +101,13 @@ public struct PreparedROI: Sendable {
             values = Self.crop(image.voxels, n, c0, size) { Double($0) }
             morph = Self.crop(mask.voxels, n, c0, size) { inside($0) ? 1 : 0 }.map { $0 > 0.5 }
         } else {
-            values = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.interpolator).apply(image.voxels) { Double($0) }
-            let m = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.maskInterpolator).apply(mask.voxels) { inside($0) ? 1 : 0 }
+            let zeroOutside = p.convention == .pyradiomics
+            values = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.interpolator,
+                               outsideIsZero: zeroOutside).apply(image.voxels) { Double($0) }
+            // PyRadiomics resamples the mask by nearest neighbour.
+            let maskInterpolator = p.convention == .pyradiomics ? .nearest : p.maskInterpolator
+            let m = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: maskInterpolator,
+                              outsideIsZero: zeroOutside).apply(mask.voxels) { inside($0) ? 1 : 0 }
             morph = m.map { $0 >= p.maskThreshold - 1e-9 }   // ties at the threshold are inside
         }
         if p.roundIntensities { for v in values.indices { values[v] = values[v].rounded() } }

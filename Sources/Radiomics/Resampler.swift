@@ -9,6 +9,9 @@ struct Resampler {
     let size: SIMD3<Int>
     let source: SIMD3<Int>
     let interpolator: Interpolator
+    /// Positions outside the image's extent [−½, n − ½) read 0 (SimpleITK, hence PyRadiomics)
+    /// instead of the nearest edge value.
+    var outsideIsZero = false
 
     /// Extra source voxels around the block that the spline prefilter sees, so cutting the
     /// block out changes coefficients by less than 0.27^16 ≈ 7·10⁻¹⁰ of the signal.
@@ -26,7 +29,7 @@ struct Resampler {
             let lo = Int(positions.first!.rounded(.down)) - 2, hi = Int(positions.last!.rounded(.up)) + 2
             let pad = kind == .cubicSpline ? Self.splineMargin : 0
             b0[a] = max(0, lo - pad); b1[a] = min(source[a] - 1, hi + pad)
-            taps.append(Taps(positions: positions, n: source[a], blockStart: b0[a], kind: kind))
+            taps.append(Taps(positions: positions, n: source[a], blockStart: b0[a], kind: kind, outsideIsZero: outsideIsZero))
         }
         let bs = b1 &- b0 &+ 1
         var block = [Double](repeating: 0, count: bs.x * bs.y * bs.z)
@@ -87,10 +90,15 @@ struct Taps {
     var index: [Int] = []
     var weight: [Double] = []
 
-    init(positions: [Double], n: Int, blockStart: Int, kind: Interpolator) {
+    init(positions: [Double], n: Int, blockStart: Int, kind: Interpolator, outsideIsZero: Bool = false) {
         self.kind = kind
         count = kind == .nearest ? 1 : (kind == .linear ? 2 : 4)
         for p in positions {
+            if outsideIsZero && !(p >= -0.5 && p < Double(n) - 0.5) {
+                index += repeatElement(min(max(0, Int(p.rounded())), n - 1) - blockStart, count: count)
+                weight += repeatElement(0, count: count)
+                continue
+            }
             switch kind {
             case .nearest:
                 let i = min(max(Int((p + 0.5).rounded(.down)), 0), n - 1)

@@ -58,6 +58,58 @@ final class PreprocessingTests: XCTestCase {
         }
     }
 
+    /// PyRadiomics convention: the resampled grid starts at the corner of the first voxel (as
+    /// PyRadiomics' `resampleImage` sets up SimpleITK) and the mask is resampled by nearest
+    /// neighbour, and positions beyond the image's extent [−½, n − ½) read 0. SimpleITK's linear
+    /// resampling on that grid agrees within 10⁻⁹ (float32 input), and the masks voxel for voxel.
+    func testPyRadiomicsResamplingGridMatchesSimpleITK() throws {
+        let n = SIMD3(9, 8, 6), s = SIMD3<Double>(0.75, 0.8, 2.5), target = SIMD3<Double>(1.5, 1.5, 1.5)
+        let image = Self.randomVolume(n, spacing: s, seed: 9)
+        var m = [Float](repeating: 0, count: image.count)
+        for k in 1...4 { for j in 2...5 { for i in 2...6 { m[i + n.x * (j + n.y * k)] = 1 } } }
+        let mask = Volume(size: n, spacing: s, origin: image.origin, voxels: m)
+        var p = RadiomicsParameters()
+        p.convention = .pyradiomics
+        p.resampledSpacing = target
+        let roi = try PreparedROI(image: image, mask: mask, parameters: p)
+        let script = """
+        import json, sys, numpy as np, SimpleITK as sitk
+        a = json.loads(sys.argv[1]); n = a['n']; s = a['s']; t = np.array(a['t'])
+        img = sitk.GetImageFromArray(np.array(a['v'], dtype=np.float32).reshape(n[2], n[1], n[0]))
+        img.SetSpacing(s); img.SetOrigin(a['o'])
+        msk = sitk.GetImageFromArray(np.array(a['m'], dtype=np.uint8).reshape(n[2], n[1], n[0])); msk.CopyInformation(img)
+        size = [int(np.ceil(n[i] * s[i] / t[i])) for i in range(3)]
+        origin = img.TransformContinuousIndexToPhysicalPoint([0.5 * (t[i] - s[i]) / s[i] for i in range(3)])
+        def resample(x, interp):
+            f = sitk.ResampleImageFilter(); f.SetOutputSpacing(t.tolist()); f.SetSize(size); f.SetOutputOrigin(origin)
+            f.SetOutputDirection(x.GetDirection()); f.SetInterpolator(interp); f.SetOutputPixelType(sitk.sitkFloat64)
+            return sitk.GetArrayFromImage(f.Execute(x))
+        print(json.dumps({'origin': list(origin), 'size': size,
+                          'image': resample(img, sitk.sitkLinear).ravel().tolist(),
+                          'mask': resample(msk, sitk.sitkNearestNeighbor).ravel().astype(int).tolist()}))
+        """
+        func list(_ v: [Float]) -> String { "[" + v.map { String($0) }.joined(separator: ",") + "]" }
+        let arg = "{\"n\":[\(n.x),\(n.y),\(n.z)],\"s\":[\(s.x),\(s.y),\(s.z)],\"t\":[\(target.x),\(target.y),\(target.z)],"
+            + "\"o\":[\(image.origin.x),\(image.origin.y),\(image.origin.z)],\"v\":\(list(image.voxels)),\"m\":\(list(m))}"
+        let ref = try TestEnv.json(try TestEnv.runPython(script, [arg])) as! [String: Any]
+        let size = ref["size"] as! [Int], origin = ref["origin"] as! [Double]
+        let full = SIMD3(size[0], size[1], size[2])
+        // Our crop's first voxel on SimpleITK's grid.
+        var c0 = SIMD3<Int>(0, 0, 0)
+        for a in 0..<3 { c0[a] = Int(((roi.origin[a] - origin[a]) / target[a]).rounded()) }
+        let values = ref["image"] as! [Double], masks = ref["mask"] as! [Int]
+        var worst = 0.0, differing = 0
+        for k in 0..<roi.size.z { for j in 0..<roi.size.y { for i in 0..<roi.size.x {
+            let f = (c0.x + i) + full.x * ((c0.y + j) + full.y * (c0.z + k))
+            let d = abs(roi.intensities[roi.index(i, j, k)] - values[f])
+            worst = max(worst, d)
+            if roi.morphologicalMask[roi.index(i, j, k)] != (masks[f] == 1) { differing += 1 }
+        } } }
+        XCTAssertLessThan(worst, 1e-9)
+        XCTAssertEqual(differing, 0)
+        XCTAssertEqual(roi.morphologicalMask.filter { $0 }.count, masks.filter { $0 == 1 }.count)
+    }
+
     /// The mask is interpolated linearly and kept where ≥ 0.5 (partial-volume threshold);
     /// SciPy's linear interpolation of the indicator, thresholded the same way, agrees voxel for voxel.
     func testMaskPartialVolumeThresholdMatchesSciPy() throws {

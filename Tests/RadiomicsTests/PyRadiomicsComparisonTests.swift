@@ -4,9 +4,10 @@ import TestSupport
 import VolumeIO
 @testable import Radiomics
 
-/// PyRadiomics 3.0.1, run live, against our features for the IBSI phantom and a synthetic CT-like
+/// PyRadiomics 3.0.1, run live, against our features for the IBSI phantom, a synthetic CT-like
 /// volume (two overlapping ellipsoids, anisotropic 0.8 × 0.9 × 2 mm voxels, noisy integer
-/// intensities with a gradient) written as NIfTI by SimpleITK.
+/// intensities with a gradient) written as NIfTI by SimpleITK, and the real sarcoma CT
+/// (radiology/sts_001, 117 145 ROI voxels); bin width 25 (1 for the phantom).
 ///
 /// With `Convention.pyradiomics` every feature PyRadiomics defines the IBSI way (first order,
 /// shape, and entropy/uniformity on its fixed-bin-size histogram) agrees within 10⁻⁹ relative
@@ -39,11 +40,16 @@ final class PyRadiomicsComparisonTests: XCTestCase {
         f = firstorder.RadiomicsFirstOrder(image, mask, binWidth=width); f.enableAllFeatures(); r = f.execute()
         s = shape.RadiomicsShape(image, mask); s.enableAllFeatures(); r.update(s.execute())
         return {k: float(v) for k, v in r.items()}
-    print(json.dumps({
+    result = {
         'synthetic': features(im, mk, 25),
         'phantom': features(sitk.ReadImage(phantom_image), sitk.ReadImage(phantom_mask), 1),
         'voxels': int(m.sum()),
-    }))
+    }
+    if len(sys.argv) > 5:   # a real case
+        ct, ctm = sitk.ReadImage(sys.argv[4]), sitk.ReadImage(sys.argv[5])
+        result['real'] = features(ct, ctm, 25)
+        result['real_voxels'] = int((sitk.GetArrayViewFromImage(ctm) > 0).sum())
+    print(json.dumps(result))
     """
 
     /// Mesh-based features, where PyRadiomics' open meshes differ (see above).
@@ -54,11 +60,15 @@ final class PyRadiomicsComparisonTests: XCTestCase {
         let dir = try TestEnv.scratch(self, "pyrad")
         let phantomImage = try TestEnv.testdata("ibsi/digital_phantom_image.nii.gz")
         let phantomMask = try TestEnv.testdata("ibsi/digital_phantom_mask.nii.gz")
-        let ref = try TestEnv.json(try TestEnv.runPython(Self.script, [dir, phantomImage, phantomMask])) as! [String: Any]
-        let cases: [(name: String, image: String, mask: String, width: Double, voxels: Int)] = [
+        // The soft-tissue-sarcoma CT (117 145 ROI voxels) when the shared data holds it.
+        let real = (try? TestEnv.testdata("radiology/sts_001/CT_image.nii.gz")).map { ($0, $0.replacingOccurrences(of: "CT_image", with: "CT_mask")) }
+        let args = [dir, phantomImage, phantomMask] + (real.map { [$0.0, $0.1] } ?? [])
+        let ref = try TestEnv.json(try TestEnv.runPython(Self.script, args)) as! [String: Any]
+        var cases: [(name: String, image: String, mask: String, width: Double, voxels: Int)] = [
             ("synthetic", dir + "/image.nii.gz", dir + "/mask.nii.gz", 25, ref["voxels"] as! Int),
             ("phantom", phantomImage, phantomMask, 1, 74),
         ]
+        if let real { cases.append(("real", real.0, real.1, 25, ref["real_voxels"] as! Int)) } else { print("SKIPPED real CT case: shared data absent") }
         var compared = 0
         for c in cases {
             let expected = ref[c.name] as! [String: Double]
@@ -84,7 +94,7 @@ final class PyRadiomicsComparisonTests: XCTestCase {
                 XCTAssertEqual(ibsi[tag]! / expected[name]!, bessel, accuracy: 1e-9, "\(c.name) \(tag)")
             }
         }
-        XCTAssertGreaterThanOrEqual(compared, 50)
-        print("PyRadiomics: \(compared) feature values compared (synthetic + phantom)")
+        XCTAssertGreaterThanOrEqual(compared, 50 + (real == nil ? 0 : 25))
+        print("PyRadiomics: \(compared) feature values compared in \(cases.count) cases")
     }
 }
