@@ -1,7 +1,7 @@
 import Foundation
 
-/// 3-D convex hull of lattice points (the mesh vertices as doubled voxel indices), built
-/// incrementally with exact integer predicates so coplanar lattice points cannot break it.
+/// 3-D convex hull of lattice points (the mesh vertices as doubled voxel indices), by Quickhull
+/// with exact integer predicates so coplanar lattice points cannot break it.
 struct ConvexHull {
     /// Hull triangles as point indices, outward by the right-hand rule.
     private(set) var faces: [SIMD3<Int32>] = []
@@ -71,56 +71,67 @@ struct ConvexHull {
         return [a, b, c, d]
     }
 
+    /// Quickhull: every point waits on one face it lies strictly above; the farthest point of a
+    /// face is added next, the faces it sees are replaced by a cone to their horizon, and their
+    /// waiting points move to the first new face they lie above (or are inside and dropped).
     private mutating func build(_ t: [Int]) {
         let p = points
-        struct Face { var v: SIMD3<Int32>; var normal: SIMD3<Int64>; var offset: Int64; var alive: Bool }
+        struct Face { var v: SIMD3<Int32>; var normal: SIMD3<Int64>; var offset: Int64; var alive: Bool; var outside: [Int32] }
         var fs: [Face] = []
         var edgeFace: [Int64: Int32] = [:]   // directed edge (u, v) → face
         @inline(__always) func key(_ u: Int32, _ v: Int32) -> Int64 { Int64(u) << 32 | Int64(v) }
         func add(_ a: Int32, _ b: Int32, _ c: Int32) {
             let n = Self.cross(Self.sub(p[Int(b)], p[Int(a)]), Self.sub(p[Int(c)], p[Int(a)]))
             let id = Int32(fs.count)
-            fs.append(Face(v: SIMD3(a, b, c), normal: n, offset: Self.dot(n, p[Int(a)]), alive: true))
+            fs.append(Face(v: SIMD3(a, b, c), normal: n, offset: Self.dot(n, p[Int(a)]), alive: true, outside: []))
             edgeFace[key(a, b)] = id; edgeFace[key(b, c)] = id; edgeFace[key(c, a)] = id
         }
+        @inline(__always) func height(_ f: Int, _ q: Int32) -> Int64 { Self.dot(fs[f].normal, p[Int(q)]) - fs[f].offset }
         // The tetrahedron, each face turned away from the fourth vertex.
         for (x, y, z, w) in [(0, 1, 2, 3), (0, 3, 1, 2), (1, 3, 2, 0), (0, 2, 3, 1)] {
             let a = Int32(t[x]), b = Int32(t[y]), c = Int32(t[z])
             let n = Self.cross(Self.sub(p[Int(b)], p[Int(a)]), Self.sub(p[Int(c)], p[Int(a)]))
             if Self.dot(n, Self.sub(p[t[w]], p[Int(a)])) > 0 { add(a, c, b) } else { add(a, b, c) }
         }
-        var visible = [Bool]()
-        var stack: [Int32] = [], region: [Int32] = []
-        var horizon: [(Int32, Int32)] = []
-        // A deterministic scatter of the insertion order keeps the hull small early on.
-        let order = (0..<p.count).sorted { ($0 &* 2654435761) % 1000003 < ($1 &* 2654435761) % 1000003 }
-        for q in order where !t.contains(q) {
-            let pt = p[q]
-            var seed: Int32 = -1
-            for f in 0..<fs.count where fs[f].alive && Self.dot(fs[f].normal, pt) > fs[f].offset { seed = Int32(f); break }
-            if seed < 0 { continue }
-            if visible.count < fs.count { visible += [Bool](repeating: false, count: fs.count - visible.count) }
-            // The visible faces form one connected cap; walk it from the seed.
-            stack = [seed]; region = [seed]; visible[Int(seed)] = true
+        for q in 0..<p.count where !t.contains(q) {
+            for f in 0..<4 where height(f, Int32(q)) > 0 { fs[f].outside.append(Int32(q)); break }
+        }
+        var visible: [Bool] = []
+        var stack: [Int32] = [], region: [Int32] = [], horizon: [(Int32, Int32)] = []
+        var current = 0
+        while current < fs.count {
+            guard fs[current].alive, !fs[current].outside.isEmpty else { current += 1; continue }
+            // The farthest waiting point (one face: heights compare without normalising).
+            var apex = fs[current].outside[0], best = height(current, apex)
+            for q in fs[current].outside.dropFirst() { let h = height(current, q); if h > best { best = h; apex = q } }
+            if visible.count < fs.count { visible += [Bool](repeating: false, count: fs.count - visible.count + 64) }
+            stack = [Int32(current)]; region = [Int32(current)]; visible[current] = true
             horizon.removeAll(keepingCapacity: true)
             while let f = stack.popLast() {
                 let v = fs[Int(f)].v
                 for (u, w) in [(v.x, v.y), (v.y, v.z), (v.z, v.x)] {
                     guard let g = edgeFace[key(w, u)] else { horizon.append((u, w)); continue }
                     if visible[Int(g)] { continue }
-                    if Self.dot(fs[Int(g)].normal, pt) > fs[Int(g)].offset {
+                    if height(Int(g), apex) > 0 {
                         visible[Int(g)] = true; stack.append(g); region.append(g)
                     } else {
                         horizon.append((u, w))
                     }
                 }
             }
+            var orphans: [Int32] = []
             for f in region {
                 fs[Int(f)].alive = false
+                orphans += fs[Int(f)].outside
+                fs[Int(f)].outside = []
                 let v = fs[Int(f)].v
                 for (u, w) in [(v.x, v.y), (v.y, v.z), (v.z, v.x)] where edgeFace[key(u, w)] == f { edgeFace[key(u, w)] = nil }
             }
-            for (u, w) in horizon { add(u, w, Int32(q)) }
+            let firstNew = fs.count
+            for (u, w) in horizon { add(u, w, apex) }
+            for q in orphans where q != apex {
+                for f in firstNew..<fs.count where height(f, q) > 0 { fs[f].outside.append(q); break }
+            }
         }
         faces = fs.filter(\.alive).map(\.v)
     }

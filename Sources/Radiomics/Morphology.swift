@@ -1,9 +1,8 @@
 import Foundation
 
 /// Morphological features (IBSI 3.1): the mesh of the morphological mask (marching cubes), its
-/// convex hull, PCA of the voxel centres, enclosing ellipsoids, and the intensity-weighted
-/// measures on the intensity mask. OMBB densities are not computed (NaN): IBSI leaves them
-/// without reference values and an exact minimum-volume box is costly.
+/// convex hull, PCA of the voxel centres, enclosing boxes and ellipsoids, and the
+/// intensity-weighted measures on the intensity mask.
 enum Morphology {
     static let tags = [
         "morph_volume", "morph_vol_approx", "morph_area_mesh", "morph_av", "morph_comp_1", "morph_comp_2",
@@ -67,11 +66,12 @@ enum Morphology {
         let extent = SIMD3<Double>(Double(vmax.x - vmin.x), Double(vmax.y - vmin.y), Double(vmax.z - vmin.z)) * half
         f["morph_vol_dens_aabb"] = V / (extent.x * extent.y * extent.z)
         f["morph_area_dens_aabb"] = A / (2 * (extent.x * extent.y + extent.x * extent.z + extent.y * extent.z))
-        f["morph_vol_dens_ombb"] = .nan
-        f["morph_area_dens_ombb"] = .nan
-
         var hullPoints: [SIMD3<Double>] = []
         if let hull = ConvexHull(vertices) {
+            if let box = OrientedBoundingBox.box(hull, scale: half) {
+                f["morph_vol_dens_ombb"] = V / box.volume
+                f["morph_area_dens_ombb"] = A / box.area
+            }
             let h = hull.volumeAndArea(scale: half)
             f["morph_vol_dens_conv_hull"] = V / h.volume
             f["morph_area_dens_conv_hull"] = A / h.area

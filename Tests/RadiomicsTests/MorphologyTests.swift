@@ -218,3 +218,31 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+final class OrientedBoxTests: XCTestCase {
+    /// A box of voxels rotated by 30° about z: the face-flush search finds a box close to the
+    /// rotated one (within the staircase of the voxelisation), much smaller than the axis-aligned
+    /// one; for an axis-aligned block it is the block's mesh-vertex box exactly.
+    func testOrientedBoxOfARotatedBlock() throws {
+        let n = SIMD3(40, 40, 8)
+        var mask = [Bool](repeating: false, count: n.x * n.y * n.z)
+        let c = cos(Double.pi / 6), s = sin(Double.pi / 6)
+        for k in 1..<7 { for j in 0..<40 { for i in 0..<40 {
+            let x = Double(i) - 19.5, y = Double(j) - 19.5
+            let u = c * x + s * y, v = -s * x + c * y
+            if abs(u) <= 15 && abs(v) <= 5 { mask[i + n.x * (j + n.y * k)] = true }
+        } } }
+        let hull = try XCTUnwrap(ConvexHull(MarchingCubes.vertices(mask: mask, size: n)))
+        let box = try XCTUnwrap(OrientedBoundingBox.box(hull, scale: SIMD3(0.5, 0.5, 0.5)))
+        // The rotated 30 × 10 × 6 block grows by about a voxel each way through its staircase.
+        XCTAssertGreaterThan(box.volume, 30 * 10 * 6)
+        XCTAssertLessThan(box.volume, 32 * 12 * 7)
+        var block = [Bool](repeating: false, count: 6 * 5 * 4)
+        for v in 0..<block.count { block[v] = true }
+        let blockHull = try XCTUnwrap(ConvexHull(MarchingCubes.vertices(mask: block, size: SIMD3(6, 5, 4))))
+        let tight = try XCTUnwrap(OrientedBoundingBox.box(blockHull, scale: SIMD3(1, 1.5, 2) * 0.5))
+        let (w, h, d) = (6.0, 7.5, 8.0)   // 6 × 5 × 4 voxels of 1 × 1.5 × 2 mm
+        XCTAssertEqual(tight.volume, w * h * d, accuracy: 1e-9)
+        XCTAssertEqual(tight.area, 2 * (w * h + w * d + h * d), accuracy: 1e-9)
+    }
+}
