@@ -32,11 +32,13 @@ public enum IVHDiscretisation: Sendable, Equatable {
 /// Feature conventions: IBSI (default) or those of PyRadiomics 3.0.1, for reproducing studies.
 public enum Convention: String, Sendable {
     case ibsi
-    /// PyRadiomics: fixed-bin-size edges at multiples of the width, kurtosis without the −3.
+    /// PyRadiomics: fixed-bin-size edges at multiples of the width, kurtosis without the −3,
+    /// PCA on the population covariance, resampling grid aligned at the first voxels' corners
+    /// with a nearest-neighbour mask and zero outside the image (docs/radiomics.md lists all).
     case pyradiomics
 }
 
-/// The non-texture feature families; texture comes through `RadiomicsExtractor.textureFamilies`.
+/// The feature families; texture is computed by `RadiomicsExtractor.textureFamilies`.
 public enum RadiomicsFamily: String, Sendable, CaseIterable {
     case morphology, localIntensity, statistics, intensityHistogram, intensityVolumeHistogram, texture
 }
