@@ -20,7 +20,7 @@ struct Resampler {
     /// Resamples `voxels` (the whole source grid), each value first passed through `map`.
     func apply(_ voxels: [Float], _ map: (Float) -> Double) -> [Double] {
         // Which source voxels the taps touch, per axis.
-        var taps: [Taps] = []
+        var taps: [InterpolationTaps] = []
         var b0 = SIMD3<Int>(0, 0, 0), b1 = SIMD3<Int>(0, 0, 0)
         for a in 0..<3 {
             let g = grids[a]
@@ -29,7 +29,7 @@ struct Resampler {
             let lo = Int(positions.first!.rounded(.down)) - 2, hi = Int(positions.last!.rounded(.up)) + 2
             let pad = kind == .cubicSpline ? Self.splineMargin : 0
             b0[a] = max(0, lo - pad); b1[a] = min(source[a] - 1, hi + pad)
-            taps.append(Taps(positions: positions, n: source[a], blockStart: b0[a], kind: kind, outsideIsZero: outsideIsZero))
+            taps.append(InterpolationTaps(positions: positions, n: source[a], blockStart: b0[a], kind: kind, outsideIsZero: outsideIsZero))
         }
         let bs = b1 &- b0 &+ 1
         var block = [Double](repeating: 0, count: bs.x * bs.y * bs.z)
@@ -54,7 +54,7 @@ struct Resampler {
         return cur
     }
 
-    private static func pass(_ src: [Double], _ ss: SIMD3<Int>, _ ds: SIMD3<Int>, axis: Int, taps t: Taps) -> [Double] {
+    private static func pass(_ src: [Double], _ ss: SIMD3<Int>, _ ds: SIMD3<Int>, axis: Int, taps t: InterpolationTaps) -> [Double] {
         var out = [Double](repeating: 0, count: ds.x * ds.y * ds.z)
         let stride = axis == 0 ? 1 : (axis == 1 ? ss.x : ss.x * ss.y)
         let dstride = axis == 0 ? 1 : (axis == 1 ? ds.x : ds.x * ds.y)
@@ -84,7 +84,7 @@ struct Resampler {
 }
 
 /// Source indices (relative to the block) and weights of each target position along one axis.
-struct Taps {
+struct InterpolationTaps {
     let kind: Interpolator
     let count: Int
     var index: [Int] = []

@@ -75,14 +75,14 @@ enum SpatialAutocorrelation {
     /// weight sum W_x = Σ_y w(y − x)·m(y), and Σ w z_x² m_y = Σ_x z_x²·W_x. Two grid-sized arrays;
     /// the weights' spectrum is real and even, so it is built on one octant.
     static func transformed(_ z: [Double], _ m: [Double], _ box: SIMD3<Int>, _ spacing: SIMD3<Double>) -> PairSums {
-        let P = SIMD3(FFT.paddedLength(2 * box.x - 1), FFT.paddedLength(2 * box.y - 1), FFT.paddedLength(2 * box.z - 1))
+        let P = SIMD3(MixedRadixFFT.paddedLength(2 * box.x - 1), MixedRadixFFT.paddedLength(2 * box.y - 1), MixedRadixFFT.paddedLength(2 * box.z - 1))
         let total = P.x * P.y * P.z
         var re = [Double](repeating: 0, count: total), im = re
         for k in 0..<box.z { for j in 0..<box.y { for i in 0..<box.x {
             let b = i + box.x * (j + box.y * k), t = i + P.x * (j + P.y * k)
             re[t] = z[b]; im[t] = m[b]
         } } }
-        FFT.transform3D(&re, &im, P, order: [0, 1, 2], extentIn: box, extentOut: P)
+        MixedRadixFFT.transform3D(&re, &im, P, order: [0, 1, 2], extentIn: box, extentOut: P)
         let h = SIMD3(P.x / 2 + 1, P.y / 2 + 1, P.z / 2 + 1)
         let weights = weightSpectrum(box, spacing, P)
         var s = PairSums()
@@ -115,7 +115,7 @@ enum SpatialAutocorrelation {
         s.zz *= scale; s.weights *= scale
         // Back to space, only the box is needed: inverse = conj ∘ forward ∘ conj.
         for v in 0..<total { im[v] = -im[v] }
-        FFT.transform3D(&re, &im, P, order: [2, 1, 0], extentIn: P, extentOut: box)
+        MixedRadixFFT.transform3D(&re, &im, P, order: [2, 1, 0], extentIn: P, extentOut: box)
         var zW = 0.0
         for k in 0..<box.z { for j in 0..<box.y { for i in 0..<box.x {
             let b = i + box.x * (j + box.y * k)
@@ -141,7 +141,7 @@ enum SpatialAutocorrelation {
         for axis in 0..<3 {
             var next = size
             next[axis] = h[axis]
-            cur = FFT.evenTransform(cur, size, axis: axis, period: P[axis], outCount: h[axis])
+            cur = MixedRadixFFT.evenTransform(cur, size, axis: axis, period: P[axis], outCount: h[axis])
             size = next
         }
         return cur
@@ -150,7 +150,7 @@ enum SpatialAutocorrelation {
 
 /// Mixed-radix (2, 3, 4, 5) complex FFT, forward, along every axis of a 3-D grid; four lines at
 /// a time in SIMD lanes. Lengths with only these factors keep zero padding close to 2n − 1.
-enum FFT {
+enum MixedRadixFFT {
     /// The smallest 2^a·3^b·5^c ≥ n.
     static func paddedLength(_ n: Int) -> Int {
         var best = 1

@@ -136,7 +136,7 @@ final class MorphologyTests: XCTestCase {
         var re = (0..<total).map { _ in Double.random(in: -1...1, using: &rng) }
         var im = (0..<total).map { _ in Double.random(in: -1...1, using: &rng) }
         let r0 = re, i0 = im
-        FFT.transform3D(&re, &im, size, order: [0, 1, 2], extentIn: size, extentOut: size)
+        MixedRadixFFT.transform3D(&re, &im, size, order: [0, 1, 2], extentIn: size, extentOut: size)
         var worst = 0.0, largest = 0.0
         for kz in 0..<size.z { for ky in 0..<size.y { for kx in 0..<size.x {
             var sr = 0.0, si = 0.0
@@ -149,8 +149,8 @@ final class MorphologyTests: XCTestCase {
             worst = max(worst, abs(re[k] - sr), abs(im[k] - si)); largest = max(largest, abs(sr), abs(si))
         } } }
         XCTAssertLessThan(worst / largest, 1e-10)
-        XCTAssertEqual(FFT.paddedLength(149), 150)
-        XCTAssertEqual(FFT.paddedLength(257), 270)
+        XCTAssertEqual(MixedRadixFFT.paddedLength(149), 150)
+        XCTAssertEqual(MixedRadixFFT.paddedLength(257), 270)
     }
 
     /// The ellipsoid area of the IBSI AEE density is IBSI's 20-term Legendre series (not the exact
