@@ -13,7 +13,7 @@ enum MeanLoGFilter {
     /// (σ per axis in voxels, derivatives in voxel units). The PyRadiomics convention scales
     /// each g''ₐ by σ²/spacingₐ², the scale-normalised Laplacian in mm.
     static func log(_ volume: Volume, sigma: Double, truncate: Double, dimension: FilterDimension,
-                    padding: PaddingMode, convention: FilterConvention) -> [Float] {
+                    padding: PaddingMode, convention: Convention) -> [Float] {
         let size = volume.size
         let spacing = [volume.spacing.x, volume.spacing.y, volume.spacing.z]
         var g: [Taps] = [], d2: [Taps] = []

@@ -22,7 +22,7 @@ public enum FilterSettings {
     /// (PyRadiomics' `force2D` makes wavelets in-plane). Image types in
     /// `nonFilterImageTypes` are skipped; any other unknown name is an error.
     public static func filters(imageType: ParameterValue, setting: ParameterValue? = nil,
-                               convention: FilterConvention = .ibsi) throws -> [FilterSpec] {
+                               convention: Convention = .ibsi) throws -> [FilterSpec] {
         guard case .map = imageType else { throw FilterError("imageType is not a map", hint: "write imageType: {LoG: {sigma: [1.0]}}") }
         let force2D = setting?["force2D"]?.bool ?? false
         if force2D, let d = setting?["force2Ddimension"]?.number, d != 0 {

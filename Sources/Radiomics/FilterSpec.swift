@@ -11,12 +11,6 @@ public enum RotationPooling: String, Sendable, Equatable {
     case max, average, min
 }
 
-/// Whose conventions a filter follows where IBSI 2 and PyRadiomics 3.0.1 differ (see
-/// docs/radiomics-filters.md): LoG scaling, wavelet levels and odd-size padding, names.
-public enum FilterConvention: String, Sendable, Equatable {
-    case ibsi, pyradiomics
-}
-
 /// Gabor filter parameters (IBSI 2): lengths in mm, angles in degrees. θ turns the
 /// kernel counter-clockwise from the +i axis toward +j.
 public struct GaborParameters: Sendable, Equatable {
@@ -67,11 +61,11 @@ public struct WaveletParameters: Sendable, Equatable {
     /// `.ibsi`: à trous transform (filters dilated 2^(level−1)), the chosen padding.
     /// `.pyradiomics`: PyRadiomics' `getWaveletImage`: undilated filters applied again to each
     /// level's approximation, periodic padding with odd axes extended by one wrapped voxel.
-    public var convention: FilterConvention
+    public var convention: Convention
 
     public init(family: String = "coif1", levels: ClosedRange<Int> = 1...1, subbands: [String]? = nil,
                 dimension: FilterDimension = .threeD, rotationInvariant: Bool = false, pooling: RotationPooling = .average,
-                padding: PaddingMode = .mirror, convention: FilterConvention = .ibsi) {
+                padding: PaddingMode = .mirror, convention: Convention = .ibsi) {
         self.family = family
         self.levels = levels
         self.subbands = subbands
@@ -92,7 +86,7 @@ public enum FilterSpec: Sendable, Equatable {
     /// `.ibsi`: the IBSI kernel in voxel units. `.pyradiomics`: σ²-normalised Laplacian in mm
     /// (what SimpleITK's LaplacianRecursiveGaussian with NormalizeAcrossScale computes).
     case laplacianOfGaussian(sigma: Double, truncate: Double = 4, dimension: FilterDimension = .threeD,
-                             padding: PaddingMode = .mirror, convention: FilterConvention = .ibsi)
+                             padding: PaddingMode = .mirror, convention: Convention = .ibsi)
     /// Laws kernel such as "E5L5S5" (3-D: letters for i, j, k) or "L5S5" (2-D), normalised;
     /// optionally pooled over the 24 (3-D) or 4 (2-D) right-angle rotations, then turned into
     /// an energy map: mean of |response| over a Chebyshev distance `energyDistance`.

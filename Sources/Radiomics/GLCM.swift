@@ -12,7 +12,7 @@ enum GLCM {
     ]
 
     /// PyRadiomics' maximal correlation coefficient, not an IBSI feature: only in that convention.
-    static func featureNames(_ convention: TextureConvention) -> [String] {
+    static func featureNames(_ convention: Convention) -> [String] {
         convention == .pyradiomics ? names + ["mcc"] : names
     }
 
@@ -65,7 +65,7 @@ enum GLCM {
 
     /// IBSI: the 13 directions scaled by δ. PyRadiomics (`distances: [δ]`): every offset at
     /// Chebyshev distance exactly δ, one of each ± pair (49 for δ = 2); the same 13 for δ = 1.
-    static func offsets(_ delta: Int, _ convention: TextureConvention) -> [SIMD3<Int>] {
+    static func offsets(_ delta: Int, _ convention: Convention) -> [SIMD3<Int>] {
         guard convention == .pyradiomics, delta > 1 else { return textureDirections.map { $0 &* delta } }
         var out: [SIMD3<Int>] = []
         for dz in -delta...delta {
@@ -119,7 +119,7 @@ enum GLCM {
     }
 
     /// The 25 IBSI GLCM features of one count matrix (NaN if it is empty).
-    static func matrixFeatures(_ counts: [Double], ng: Int, normNg: Double, convention: TextureConvention) -> [Double] {
+    static func matrixFeatures(_ counts: [Double], ng: Int, normNg: Double, convention: Convention) -> [Double] {
         let total = counts.reduce(0, +)
         guard total > 0 else { return [Double](repeating: .nan, count: names.count) }
         var px = [Double](repeating: 0, count: ng), py = px

@@ -52,7 +52,7 @@ enum NGTDM {
 
     /// Coarseness, contrast, busyness, complexity, strength; NaN when undefined (IBSI) or
     /// PyRadiomics' stand-ins (coarseness 10⁶, the others 0).
-    static func matrixFeatures(_ m: Matrix, _ convention: TextureConvention) -> [Double] {
+    static func matrixFeatures(_ m: Matrix, _ convention: Convention) -> [Double] {
         let nvc = m.n.reduce(0, +)
         guard nvc > 0 else { return [Double](repeating: .nan, count: names.count) }
         let present = (0..<m.n.count).filter { m.n[$0] > 0 }

@@ -30,7 +30,7 @@ public enum IVHDiscretisation: Sendable, Equatable {
 }
 
 /// Feature conventions: IBSI (default) or those of PyRadiomics 3.0.1, for reproducing studies.
-public enum Convention: String, Sendable {
+public enum Convention: String, Sendable, Equatable, CaseIterable {
     case ibsi
     /// PyRadiomics: fixed-bin-size edges at multiples of the width, kurtosis without the −3,
     /// PCA on the population covariance, resampling grid aligned at the first voxels' corners

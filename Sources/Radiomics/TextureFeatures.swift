@@ -21,10 +21,6 @@ public enum TextureMerging: String, CaseIterable, Sendable {
 /// Whose definitions to follow where IBSI and PyRadiomics 3.0.1 differ (see
 /// docs/radiomics-texture.md): normalised inverse differences use the highest grey level present
 /// instead of Ng, and undefined values take PyRadiomics' fixed stand-ins instead of NaN.
-public enum TextureConvention: String, Sendable {
-    case ibsi, pyradiomics
-}
-
 public struct TextureOptions: Sendable {
     public var families: [TextureFamily] = TextureFamily.allCases
     public var dimensions: [TextureDimension] = TextureDimension.allCases
@@ -38,7 +34,7 @@ public struct TextureOptions: Sendable {
     public var neighbourhoodDistance = 1
     /// NGLDM coarseness α: a neighbour depends on the centre when |Δlevel| ≤ α.
     public var ngldmCoarseness = 0
-    public var convention: TextureConvention = .ibsi
+    public var convention: Convention = .ibsi
 
     public init() {}
 }
