@@ -7,11 +7,13 @@ enum IntensityStatistics {
                        "stat_p90", "stat_max", "stat_iqr", "stat_range", "stat_mad", "stat_rmad", "stat_medad",
                        "stat_cov", "stat_qcod", "stat_energy", "stat_rms"]
 
-    static func features(_ values: [Double], convention: Convention) -> [FeatureValue] {
+    /// `energyShift` is PyRadiomics' `voxelArrayShift`: energy and RMS of (x + shift), which
+    /// keeps them positive for CT; 0 is IBSI's definition.
+    static func features(_ values: [Double], convention: Convention, energyShift: Double = 0) -> [FeatureValue] {
         guard !values.isEmpty else { return tags.map { FeatureValue($0, .nan) } }
         var f = descriptive(values.sorted(), prefix: "stat", convention: convention)
         var energy = 0.0
-        for v in values { energy += v * v }
+        for v in values { energy += (v + energyShift) * (v + energyShift) }
         f["stat_energy"] = energy
         f["stat_rms"] = (energy / Double(values.count)).squareRoot()
         return tags.map { FeatureValue($0, f[$0] ?? .nan) }

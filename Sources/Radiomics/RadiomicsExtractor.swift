@@ -28,7 +28,7 @@ public struct RadiomicsExtractor: Sendable {
         if p.families.contains(.localIntensity) { out += LocalIntensity.features(roi) }
         let needValues = p.families.contains(.statistics) || p.families.contains(.intensityVolumeHistogram)
         let values = needValues ? roi.roiValues() : []
-        if p.families.contains(.statistics) { out += IntensityStatistics.features(values, convention: p.convention) }
+        if p.families.contains(.statistics) { out += IntensityStatistics.features(values, convention: p.convention, energyShift: p.energyShift) }
         let needLevels = p.families.contains(.intensityHistogram) || p.families.contains(.texture)
         let levels = needLevels ? roi.discretised(p.discretisation, convention: p.convention) : nil
         if p.families.contains(.intensityHistogram), let levels { out += IntensityHistogram.features(levels, convention: p.convention) }

@@ -64,6 +64,8 @@ public struct RadiomicsParameters: Sendable, Equatable {
     public var discretisation: Discretisation = .fixedBinNumber(32)
     public var ivhDiscretisation: IVHDiscretisation = .fixedBinNumber(1000)
     public var families: Set<RadiomicsFamily> = Set(RadiomicsFamily.allCases)
+    /// PyRadiomics' `voxelArrayShift`: energy and RMS are of (x + shift); IBSI's is 0.
+    public var energyShift = 0.0
 
     public init() {}
 }
