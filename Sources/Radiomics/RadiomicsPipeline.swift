@@ -230,10 +230,10 @@ public enum RadiomicsPipeline {
         }
         let values = try extractor.extract(image: image, mask: mask, label: c.label)
         if let e = failure.error { throw e }
-        let textureAliases = textureAliasByTag(force2D: c.force2D)
+        let aliases = RadiomicsNames.aliases(force2D: c.force2D).byTag
         var out: [RadiomicsColumn] = []
         for v in values {
-            let alias = PyRadiomicsAliases.nonTexture[v.tag] ?? textureAliases[v.tag]
+            let alias = aliases[v.tag]
             if c.parameters.convention == .pyradiomics && alias == nil { continue }   // PyRadiomics' feature set only
             if let selected = c.selectedFeatures, !isSelected(tag: v.tag, alias: alias, selected) { continue }
             out.append(RadiomicsColumn(imageType: imageType, tag: v.tag, pyradiomicsName: alias, value: v.value))
@@ -241,15 +241,6 @@ public enum RadiomicsPipeline {
         return out
     }
 
-    /// IBSI tag → PyRadiomics name for the aggregation PyRadiomics reports.
-    private static func textureAliasByTag(force2D: Bool) -> [String: String] {
-        var map: [String: String] = [:]
-        for info in TextureFeatures.catalog {
-            guard let alias = info.pyradiomics else { continue }
-            map["\(info.stem)_\(TextureFeatures.pyradiomicsSuffix(info.family, force2D: force2D))"] = alias
-        }
-        return map
-    }
 
     /// A feature list under a family key keeps only the named features (PyRadiomics names
     /// such as `Idn`, or IBSI tag stems such as `cm_idn`).
@@ -265,5 +256,18 @@ public enum RadiomicsPipeline {
         ["glcm": "cm_", "glrlm": "rlm_", "glszm": "szm_", "gldzm": "dzm_", "ngtdm": "ngt_", "gldm": "ngl_", "ngldm": "ngl_",
          "morphology": "morph_", "shape": "morph_", "statistics": "stat_", "firstorder": "stat_", "intensity_histogram": "ih_",
          "ivh": "ivh_", "local_intensity": "loc_"][key] ?? key
+    }
+}
+
+/// IBSI tags ⇄ PyRadiomics names (without the image-type prefix).
+public enum RadiomicsNames {
+    /// PyRadiomics reports texture from one aggregation: 3D (averaged), or 2.5D with `force2D`.
+    public static func aliases(force2D: Bool = false) -> (byTag: [String: String], byAlias: [String: String]) {
+        var byTag = PyRadiomicsAliases.nonTexture
+        for info in TextureFeatures.catalog {
+            guard let alias = info.pyradiomics else { continue }
+            byTag["\(info.stem)_\(TextureFeatures.pyradiomicsSuffix(info.family, force2D: force2D))"] = alias
+        }
+        return (byTag, Dictionary(byTag.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a }))
     }
 }

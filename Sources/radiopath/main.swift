@@ -15,13 +15,14 @@ struct RadioPath: ParsableCommand {
           radiopath train out/features_* --labels l.csv --out m/   MIL model
           radiopath score out/features_* --model m.safetensors --out s/
           radiopath heatmap s/attention/*.h5 --out h/   attention heatmaps
+          radiopath radiomics --image ct.nii.gz --mask roi.nii.gz   IBSI features
           radiopath synth slide --out s.tiff  a synthetic slide with known truth
         Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT
         layout), QuPath GeoJSON, PNG, CSV. `radiopath help <subcommand>` for more.
         """,
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
-                      ScoreCommand.self, HeatmapCommand.self, SynthCommand.self]
+                      ScoreCommand.self, HeatmapCommand.self, RadiomicsCommand.self, SynthCommand.self]
     )
 }
 
