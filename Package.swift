@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "PathomicsTests", dependencies: ["Pathomics", "Cells", "ImageCore", "TestSupport"]),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "ZlibIO", "TestSupport"]),
         .testTarget(name: "RadiomicsTests", dependencies: ["Radiomics", "VolumeIO", "TestSupport"]),
-        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "Tabular", "TestSupport"]),
+        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "Tabular", "VolumeIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

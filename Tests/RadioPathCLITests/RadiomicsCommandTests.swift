@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Tabular
+import VolumeIO
 import XCTest
 
 final class RadiomicsCommandTests: XCTestCase {
@@ -80,6 +81,37 @@ final class RadiomicsCommandTests: XCTestCase {
             XCTAssertTrue(header.contains(name), name)
         }
         XCTAssertFalse(header.contains { $0.hasSuffix("_2D_avg") }, "PyRadiomics mode reports its own aggregation only")
+    }
+
+    /// --maps writes one NIfTI per requested feature on the image grid: NaN outside the ROI,
+    /// and inside it the mean of the voxel's 3×3×3 neighbourhood within the ROI.
+    func testMapsAreNIfTIOnTheImageGrid() throws {
+        let imagePath = try TestEnv.testdata("ibsi/digital_phantom_image.nii.gz")
+        let maskPath = try TestEnv.testdata("ibsi/digital_phantom_mask.nii.gz")
+        let out = try TestEnv.scratch(self, "radiomics-maps")
+        let r = try radiopath(["radiomics", "--image", imagePath, "--mask", maskPath, "--out", out, "--id", "phantom",
+                               "--maps", "--map-features", "stat_mean", "stat_max"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let map = try NIfTI.read(out + "/maps/phantom/stat_mean.nii.gz")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/maps/phantom/stat_max.nii.gz"))
+        let image = try NIfTI.read(imagePath), mask = try NIfTI.read(maskPath)
+        var checked = 0
+        for k in 0..<map.size.z { for j in 0..<map.size.y { for i in 0..<map.size.x {
+            // The map covers the ROI's bounding box; find the image voxel at the same point.
+            let p = image.continuousIndex(ofPoint: map.point(ofIndex: SIMD3(Double(i), Double(j), Double(k))))
+            let (a, b, c) = (Int(p.x.rounded()), Int(p.y.rounded()), Int(p.z.rounded()))
+            let v = map[i, j, k]
+            guard mask[a, b, c] > 0 else { XCTAssertTrue(v.isNaN); continue }
+            var sum = 0.0, n = 0.0
+            for dc in -1...1 { for db in -1...1 { for da in -1...1 {
+                let (x, y, z) = (a + da, b + db, c + dc)
+                guard x >= 0, y >= 0, z >= 0, x < image.size.x, y < image.size.y, z < image.size.z, mask[x, y, z] > 0 else { continue }
+                sum += Double(image[x, y, z]); n += 1
+            } } }
+            XCTAssertEqual(Double(v), sum / n, accuracy: 1e-5)
+            checked += 1
+        } } }
+        XCTAssertEqual(checked, 74, "every ROI voxel has a value")
     }
 
     func testBadParameterFileIsAClearError() throws {
