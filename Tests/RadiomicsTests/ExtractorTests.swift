@@ -8,10 +8,10 @@ final class ExtractorTests: XCTestCase {
     /// The texture hook receives the discretised ROI on the mask's bounding box: for the phantom
     /// (fixed bin size 1) the grey levels are the intensities, 0 outside the ROI, Ng = 6.
     func testTextureHookReceivesTheDiscretisedROI() throws {
-        let (image, mask) = try IBSIPhantomTests.loadPhantom()
+        let (image, mask) = try IBSIPhantom.loadPhantom()
         final class Box: @unchecked Sendable { var roi: DiscretisedROI? }
         let seen = Box()
-        let extractor = RadiomicsExtractor(parameters: IBSIPhantomTests.phantomParameters()) { roi in
+        let extractor = RadiomicsExtractor(parameters: IBSIPhantom.phantomParameters()) { roi in
             seen.roi = roi
             return [FeatureValue("cm_test", Double(roi.levelCount))]
         }
@@ -29,8 +29,8 @@ final class ExtractorTests: XCTestCase {
 
     /// Only the requested families are computed, each tag once, in the IBSI table's order.
     func testFamiliesSelection() throws {
-        let (image, mask) = try IBSIPhantomTests.loadPhantom()
-        var p = IBSIPhantomTests.phantomParameters()
+        let (image, mask) = try IBSIPhantom.loadPhantom()
+        var p = IBSIPhantom.phantomParameters()
         p.families = [.statistics, .intensityVolumeHistogram]
         let tags = try RadiomicsExtractor(parameters: p).extract(image: image, mask: mask).map(\.tag)
         XCTAssertEqual(tags, IntensityStatistics.tags + IntensityVolumeHistogram.tags)

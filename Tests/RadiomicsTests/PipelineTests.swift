@@ -12,8 +12,7 @@ final class PipelineTests: XCTestCase {
     /// Rule: |ours − ref| ≤ max(tolerance column, half a unit of the reference's last
     /// significant digit); the references are printed to 3 significant digits.
     func testIBSIPhantomAllFamilies() throws {
-        let image = try NIfTI.read(try TestEnv.testdata("ibsi/digital_phantom_image.nii.gz"))
-        let mask = try NIfTI.read(try TestEnv.testdata("ibsi/digital_phantom_mask.nii.gz"))
+        let (image, mask) = try IBSIPhantom.loadPhantom()
         let file = try ParameterFile.parse("""
         # The IBSI-1 digital phantom configuration: no resampling or re-segmentation; the
         # integer intensities are the grey levels and the IVH steps.
@@ -72,10 +71,10 @@ final class PipelineTests: XCTestCase {
     private func baseline(_ path: String, column: String) throws -> [(String, Double)] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let lines = text.split(whereSeparator: \.isNewline).map(String.init)
-        let header = IBSIPhantomTests.splitCSV(lines[0])
+        let header = IBSIPhantom.splitCSV(lines[0])
         guard let c = header.firstIndex(of: column) else { throw XCTSkip("no column \(column) in \(path)") }
         return lines.dropFirst().compactMap { line in
-            let cells = IBSIPhantomTests.splitCSV(line)
+            let cells = IBSIPhantom.splitCSV(line)
             guard cells.count > c, cells[0].hasPrefix("original_"), let v = Double(cells[c]) else { return nil }
             return (cells[0], v)
         }

@@ -43,11 +43,7 @@ func textureIBSIReferences(prefixes: [String]) throws -> [TextureIBSIReference] 
     let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "\r", with: "")
     var rows: [TextureIBSIReference] = []
     for line in text.split(separator: "\n").dropFirst() {
-        var fields: [String] = [], field = "", quoted = false
-        for ch in line {
-            if ch == "\"" { quoted.toggle() } else if ch == "," && !quoted { fields.append(field); field = "" } else { field.append(ch) }
-        }
-        fields.append(field)
+        let fields = IBSIPhantom.splitCSV(String(line))
         guard fields.count >= 10, let value = Double(fields[4]), let tol = Double(fields[5]) else { continue }
         let tag = fields[9].trimmingCharacters(in: .whitespaces)
         if prefixes.contains(where: { tag.hasPrefix($0 + "_") }) {
