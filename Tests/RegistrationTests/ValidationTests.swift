@@ -1,0 +1,31 @@
+import Foundation
+import Registration
+import TestSupport
+import VolumeIO
+import XCTest
+
+/// Issue 8, item 6: histology-like sections generated from the real prostate T2 MRI with a
+/// known flip/rotation/shrinkage and smooth warp, registered back.
+final class ValidationTests: XCTestCase {
+    /// The issue's targets, for every case.
+    static let minDice = 0.97
+    static let maxMeanTRE = 1.0
+
+    func testSyntheticSectionsAreRecovered() throws {
+        let mri = try NIfTI.read(try TestEnv.testdata("radiology/prostate/aaa0060_T2_axial.nii.gz"))
+        let label = try NIfTI.read(try TestEnv.testdata("radiology/prostate/aaa0060_T2_axial_prostate_label.nii.gz"))
+        let cases = [(13, 1), (14, 2), (15, 3), (14, 4)].map { SyntheticSection.parameters(slice: $0.0, seed: UInt64($0.1)) }
+        for p in cases {
+            let s = try SyntheticSection(mri: mri, label: label, p)
+            let t0 = Date()
+            let r = try Registration2D().register(fixed: s.fixed, fixedMask: s.fixedMask, moving: s.moving, movingMask: s.movingMask)
+            let seconds = Date().timeIntervalSince(t0)
+            let d = r.stages.last!.dice
+            let e = s.tre(r.map)
+            let line = r.stages.map { "\($0.stage) dice \(String(format: "%.4f", $0.dice)) cost \(String(format: "%.4f", $0.metric)) it \($0.iterations) \(String(format: "%.2f", $0.seconds))s" }
+            print("VALIDATION \(p): dice \(String(format: "%.4f", d)), TRE mean \(String(format: "%.3f", e.mean)) max \(String(format: "%.3f", e.max)) mm, \(String(format: "%.2f", seconds)) s\n  " + line.joined(separator: "\n  "))
+            XCTAssertGreaterThanOrEqual(d, Self.minDice, "\(p)")
+            XCTAssertLessThanOrEqual(e.mean, Self.maxMeanTRE, "\(p)")
+        }
+    }
+}
