@@ -72,49 +72,49 @@ func bandedSum(count: Int, parameters: Int, _ body: (Range<Int>, UnsafeMutablePo
 }
 
 /// Moving values and gradients at the mapped samples; `outside` nil skips samples mapped off
-/// the image, otherwise the image is extended with that value.
-struct MovingSamples {
-    var values: [Float]
-    var gradients: [SIMD2<Double>]
-    var valid: [Bool]
-    var validCount: Int
+/// the image, otherwise the image is extended with that value. Owns raw buffers so the metric
+/// loops index without bounds checks.
+final class MovingSamples {
+    let values: UnsafeMutablePointer<Float>
+    let gradients: UnsafeMutablePointer<SIMD2<Double>>
+    let valid: UnsafeMutablePointer<Bool>
+    let validCount: Int
 
     init<T: Transform2D>(_ samples: SampleSet, _ moving: Image2D, _ t: T, outside: Float?) {
         let n = samples.count
-        var v = [Float](repeating: 0, count: n), g = [SIMD2<Double>](repeating: .zero, count: n)
-        var ok = [Bool](repeating: false, count: n)
+        values = .allocate(capacity: max(n, 1))
+        gradients = .allocate(capacity: max(n, 1))
+        valid = .allocate(capacity: max(n, 1))
         var counts = [Int](repeating: 0, count: 8)
+        let (v, g, ok) = (values, gradients, valid)
         moving.pixels.withUnsafeBufferPointer { mp in
             let s = Sampler(mp.baseAddress!, moving)
             samples.points.withUnsafeBufferPointer { pts in
-                v.withUnsafeMutableBufferPointer { vb in
-                    g.withUnsafeMutableBufferPointer { gb in
-                        ok.withUnsafeMutableBufferPointer { ob in
-                            counts.withUnsafeMutableBufferPointer { cb in
-                                DispatchQueue.concurrentPerform(iterations: 8) { b in
-                                    var c = 0
-                                    for i in (n * b / 8)..<(n * (b + 1) / 8) {
-                                        let y = t.map(pts[i])
-                                        if let outside {
-                                            s.padded(y, outside, &vb[i], &gb[i])
-                                            ob[i] = true
-                                        } else {
-                                            ob[i] = s.inside(y, &vb[i], &gb[i])
-                                        }
-                                        if ob[i] { c += 1 }
-                                    }
-                                    cb[b] = c
-                                }
-                            }
+                counts.withUnsafeMutableBufferPointer { cb in
+                    DispatchQueue.concurrentPerform(iterations: 8) { b in
+                        var c = 0
+                        var value: Float = 0, grad = SIMD2<Double>.zero
+                        for i in (n * b / 8)..<(n * (b + 1) / 8) {
+                            let y = t.map(pts[i])
+                            var inside = true
+                            if let outside { s.padded(y, outside, &value, &grad) } else { inside = s.inside(y, &value, &grad) }
+                            v[i] = inside ? value : 0
+                            g[i] = inside ? grad : .zero
+                            ok[i] = inside
+                            if inside { c += 1 }
                         }
+                        cb[b] = c
                     }
                 }
             }
         }
-        values = v
-        gradients = g
-        valid = ok
         validCount = counts.reduce(0, +)
+    }
+
+    deinit {
+        values.deallocate()
+        gradients.deallocate()
+        valid.deallocate()
     }
 }
 
@@ -122,17 +122,26 @@ struct MovingSamples {
 func similarity<T: Transform2D>(_ metric: Metric, _ samples: SampleSet, _ moving: Image2D, movingRange: (Float, Float),
                                 _ t: T) -> (cost: Double, gradient: [Double], valid: Int) {
     let m = MovingSamples(samples, moving, t, outside: nil)
+    return samples.points.withUnsafeBufferPointer { pb in
+        samples.values.withUnsafeBufferPointer { fb in
+            similarity(metric, pb.baseAddress!, fb.baseAddress!, samples.count, m, movingRange, t)
+        }
+    }
+}
+
+private func similarity<T: Transform2D>(_ metric: Metric, _ P: UnsafePointer<SIMD2<Double>>, _ F: UnsafePointer<Float>, _ count: Int,
+                                        _ m: MovingSamples, _ movingRange: (Float, Float), _ t: T) -> (cost: Double, gradient: [Double], valid: Int) {
     let np = t.parameters.count
     let n = Double(max(m.validCount, 1))
     guard m.validCount > 0 else { return (.infinity, [Double](repeating: 0, count: np), 0) }
     switch metric {
     case .meanSquares:
-        let (sum, g) = bandedSum(count: samples.count, parameters: np) { r, grad in
+        let (sum, g) = bandedSum(count: count, parameters: np) { r, grad in
             var s = 0.0
             for i in r where m.valid[i] {
-                let d = Double(m.values[i] - samples.values[i])
+                let d = Double(m.values[i] - F[i])
                 s += d * d
-                t.accumulate(samples.points[i], m.gradients[i] * (2 * d / n), into: grad)
+                t.accumulate(P[i], m.gradients[i] * (2 * d / n), into: grad)
             }
             return s
         }
@@ -140,34 +149,34 @@ func similarity<T: Transform2D>(_ metric: Metric, _ samples: SampleSet, _ moving
 
     case .normalizedCorrelation:
         var sf = 0.0, sm = 0.0, sff = 0.0, smm = 0.0, sfm = 0.0
-        for i in 0..<samples.count where m.valid[i] {
-            let f = Double(samples.values[i]), v = Double(m.values[i])
+        for i in 0..<count where m.valid[i] {
+            let f = Double(F[i]), v = Double(m.values[i])
             sf += f; sm += v; sff += f * f; smm += v * v; sfm += f * v
         }
         let fbar = sf / n, mbar = sm / n
         let vf = sff - n * fbar * fbar, vm = smm - n * mbar * mbar, cfm = sfm - n * fbar * mbar
         guard vf > 0, vm > 0 else { return (0, [Double](repeating: 0, count: np), m.validCount) }
         let root = (vf * vm).squareRoot(), ncc = cfm / root
-        let (_, g) = bandedSum(count: samples.count, parameters: np) { r, grad in
+        let (_, g) = bandedSum(count: count, parameters: np) { r, grad in
             for i in r where m.valid[i] {
-                let d = (Double(samples.values[i]) - fbar) / root - ncc * (Double(m.values[i]) - mbar) / vm
-                t.accumulate(samples.points[i], m.gradients[i] * -d, into: grad)
+                let d = (Double(F[i]) - fbar) / root - ncc * (Double(m.values[i]) - mbar) / vm
+                t.accumulate(P[i], m.gradients[i] * -d, into: grad)
             }
             return 0
         }
         return (-ncc, g, m.validCount)
 
     case .mattesMutualInformation(let bins):
-        return mattes(bins, samples, m, movingRange, t)
+        return mattes(bins, P, F, count, m, movingRange, t)
     }
 }
 
-private func mattes<T: Transform2D>(_ bins: Int, _ samples: SampleSet, _ m: MovingSamples, _ movingRange: (Float, Float),
-                                    _ t: T) -> (cost: Double, gradient: [Double], valid: Int) {
+private func mattes<T: Transform2D>(_ bins: Int, _ P: UnsafePointer<SIMD2<Double>>, _ F: UnsafePointer<Float>, _ count: Int,
+                                    _ m: MovingSamples, _ movingRange: (Float, Float), _ t: T) -> (cost: Double, gradient: [Double], valid: Int) {
     let np = t.parameters.count
     let pad = 2
     var fmin = Float.infinity, fmax = -Float.infinity
-    for v in samples.values { fmin = min(fmin, v); fmax = max(fmax, v) }
+    for i in 0..<count { fmin = min(fmin, F[i]); fmax = max(fmax, F[i]) }
     let df = max(Double(fmax - fmin), 1e-12) / Double(bins - 2 * pad)
     let dm = max(Double(movingRange.1 - movingRange.0), 1e-12) / Double(bins - 2 * pad)
     let fbin: (Float) -> Int = { min(max(Int(Double($0 - fmin) / df) + pad, pad), bins - pad - 1) }
@@ -175,8 +184,8 @@ private func mattes<T: Transform2D>(_ bins: Int, _ samples: SampleSet, _ m: Movi
     let mpos: (Float) -> Double = { min(max(Double($0 - movingRange.0) / dm + Double(pad), Double(pad)), Double(bins - pad) - 1e-9) }
 
     var joint = [Double](repeating: 0, count: bins * bins)
-    for i in 0..<samples.count where m.valid[i] {
-        let r = fbin(samples.values[i]) * bins
+    for i in 0..<count where m.valid[i] {
+        let r = fbin(F[i]) * bins
         let x = mpos(m.values[i])
         let c = Int(x)
         for k in (c - 1)...(c + 2) { joint[r + k] += CubicBSpline.kernel(Double(k) - x) }
@@ -201,19 +210,20 @@ private func mattes<T: Transform2D>(_ bins: Int, _ samples: SampleSet, _ m: Movi
             logRatio[a * bins + b] = log(p / pm[b])
         }
     }
-    let (_, g) = bandedSum(count: samples.count, parameters: np) { r, grad in
+    let (_, g) = logRatio.withUnsafeBufferPointer { lb in bandedSum(count: count, parameters: np) { r, grad in
+        let logRatio = lb.baseAddress!
         for i in r where m.valid[i] {
-            let row = fbin(samples.values[i]) * bins
+            let row = fbin(F[i]) * bins
             let x = mpos(m.values[i])
             let c = Int(x)
             var w = 0.0
             // d/dx β³(k − x) = −β³′(k − x).
             for k in (c - 1)...(c + 2) { w -= CubicBSpline.kernelDerivative(Double(k) - x) * logRatio[row + k] }
             // cost = −MI.
-            t.accumulate(samples.points[i], m.gradients[i] * (-w * norm / dm), into: grad)
+            t.accumulate(P[i], m.gradients[i] * (-w * norm / dm), into: grad)
         }
         return 0
-    }
+    } }
     return (-mi, g, m.validCount)
 }
 
@@ -222,14 +232,17 @@ private func mattes<T: Transform2D>(_ bins: Int, _ samples: SampleSet, _ m: Movi
 func maskOverlap<T: Transform2D>(_ samples: SampleSet, _ movingMask: Image2D, _ t: T) -> (cost: Double, gradient: [Double]) {
     let m = MovingSamples(samples, movingMask, t, outside: 0)
     let area = max(samples.values.reduce(0) { $0 + Double($1) }, 1e-9)
-    let (sum, g) = bandedSum(count: samples.count, parameters: t.parameters.count) { r, grad in
-        var s = 0.0
-        for i in r {
-            let d = Double(m.values[i] - samples.values[i])
-            s += d * d
-            if d != 0 { t.accumulate(samples.points[i], m.gradients[i] * (2 * d / area), into: grad) }
+    let (sum, g) = samples.points.withUnsafeBufferPointer { pb in samples.values.withUnsafeBufferPointer { fb in
+        bandedSum(count: samples.count, parameters: t.parameters.count) { r, grad in
+            let P = pb.baseAddress!, F = fb.baseAddress!
+            var s = 0.0
+            for i in r {
+                let d = Double(m.values[i] - F[i])
+                s += d * d
+                if d != 0 { t.accumulate(P[i], m.gradients[i] * (2 * d / area), into: grad) }
+            }
+            return s
         }
-        return s
-    }
+    } }
     return (sum / area, g)
 }
