@@ -48,7 +48,9 @@ struct SyntheticSection {
     }
 
     /// `spacing` and `size` of the histology grid; the MRI keeps its own.
-    init(mri: Volume, label: Volume, _ p: Parameters, spacing: Double = 0.25, size: Int = 300) throws {
+    /// `mriTexture` 1: gland luminance follows the T2 signal; 0: uniform tissue with nuclei only,
+    /// so only the gland outline can drive the alignment.
+    init(mri: Volume, label: Volume, _ p: Parameters, spacing: Double = 0.25, size: Int = 300, mriTexture: Double = 1) throws {
         fixed = try Image2D(slice: p.slice, of: mri)
         fixedMask = try Image2D(slice: p.slice, of: label)
         for k in 0..<fixedMask.pixels.count { fixedMask.pixels[k] = fixedMask.pixels[k] > 0.5 ? 1 : 0 }
@@ -77,7 +79,7 @@ struct SyntheticSection {
                 let tissue = Double(smoothLabel.value(at: x, outside: 0))
                 let t2 = min(max(Double((fixed.value(at: x, outside: lo) - lo) / (hi - lo)), 0), 1)
                 // H&E-like luminance: stroma/epithelium darker where T2 is dark, dark nuclei dots.
-                var stain = 0.78 - 0.38 * (1 - t2) + 0.03 * gaussian(&rng)
+                var stain = 0.78 - 0.38 * (mriTexture * (1 - t2) + (1 - mriTexture) * 0.5) + 0.03 * gaussian(&rng)
                 if rng.nextUnit() < 0.08 { stain -= 0.25 }
                 let glass = 0.93 + 0.01 * gaussian(&rng)
                 moving[i, j] = Float(tissue * stain + (1 - tissue) * glass)
