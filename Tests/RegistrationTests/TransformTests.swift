@@ -105,3 +105,19 @@ final class TransformTests: XCTestCase {
         }
     }
 }
+
+extension TransformTests {
+    func testInversesUndoTheMapping() {
+        let m = MatrixTransform2D(kind: .similarity, center: SIMD2(3, -2), flipped: true, parameters: [0.8, 1.1, 4, -5])
+        var b = BSplineTransform2D(lower: SIMD2(-20, -10), upper: SIMD2(30, 25), spacing: 7)
+        var rng = SplitMix64(seed: 13)
+        b.parameters = b.parameters.map { _ in 2 * (rng.nextUnit() - 0.5) }
+        let t = AffineBSplineTransform2D(affine: m, bspline: b)
+        for x in randomPoints(50, in: SIMD2(-25, -15), SIMD2(35, 30)) {
+            let back = m.inverted.map(m.map(x))
+            XCTAssertLessThan(((back - x) * (back - x)).sum().squareRoot(), 1e-9)
+            guard let xi = t.inverse(t.map(x), guess: m.inverted.map(t.map(x))) else { return XCTFail("Newton did not converge at \(x)") }
+            XCTAssertLessThan(((xi - x) * (xi - x)).sum().squareRoot(), 1e-5, "at \(x)")
+        }
+    }
+}

@@ -26,6 +26,20 @@ final class ValidationTests: XCTestCase {
             print("VALIDATION \(p): dice \(String(format: "%.4f", d)), TRE mean \(String(format: "%.3f", e.mean)) max \(String(format: "%.3f", e.max)) mm, \(String(format: "%.2f", seconds)) s\n  " + line.joined(separator: "\n  "))
             XCTAssertGreaterThanOrEqual(d, Self.minDice, "\(p)")
             XCTAssertLessThanOrEqual(e.mean, Self.maxMeanTRE, "\(p)")
+            // The other way: 60 random histology tissue pixels carried to the MRI by the inverse,
+            // against where the truth puts them.
+            var rng = SplitMix64(seed: p.seed)
+            let tissue = (0..<s.movingMask.pixels.count).filter { s.movingMask.pixels[$0] > 0.5 }
+            var back = 0.0
+            for _ in 0..<60 {
+                let k = tissue[Int(rng.next() % UInt64(tissue.count))]
+                let y = s.moving.point(ofIndex: SIMD2(Double(k % s.moving.width), Double(k / s.moving.width)))
+                guard let xi = r.inverseMap(y) else { XCTFail("no inverse at \(y)"); continue }
+                let d = xi - s.truth.map(y)
+                back += (d * d).sum().squareRoot() / 60
+            }
+            print("  histology → MRI TRE mean \(String(format: "%.3f", back)) mm")
+            XCTAssertLessThanOrEqual(back, Self.maxMeanTRE, "\(p) histology → MRI")
         }
     }
 }
