@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "ZlibIO", "VolumeIO", "Radiomics", "Cells", "Pathomics"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "ZlibIO", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,6 +55,8 @@ let package = Package(
         .target(name: "VolumeIO", dependencies: ["ZlibIO"], swiftSettings: optimisedInDebug),
         // IBSI features and filters: voxel loops, optimised in debug so tests run real volumes.
         .target(name: "Radiomics", dependencies: ["VolumeIO"], swiftSettings: optimisedInDebug),
+        // 2D/3D image registration: metric and gradient loops over every sample at every iteration.
+        .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -82,6 +84,7 @@ let package = Package(
         .testTarget(name: "PathomicsTests", dependencies: ["Pathomics", "Cells", "ImageCore", "TestSupport"]),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "ZlibIO", "TestSupport"]),
         .testTarget(name: "RadiomicsTests", dependencies: ["Radiomics", "VolumeIO", "TestSupport"]),
+        .testTarget(name: "RegistrationTests", dependencies: ["Registration", "VolumeIO", "ImageCore", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "Tabular", "VolumeIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

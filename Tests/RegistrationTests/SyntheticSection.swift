@@ -1,0 +1,122 @@
+import Foundation
+import Registration
+import VolumeIO
+
+/// A histology-like section generated from an MRI slice with a known mapping: the truth the
+/// registration is measured against (issue 8, item 6).
+struct SyntheticSection {
+    var fixed: Image2D
+    var fixedMask: Image2D
+    var moving: Image2D
+    var movingMask: Image2D
+    /// Known moving (histology) mm → fixed (MRI) mm.
+    var truth: Truth
+    /// Interior gland points in fixed mm for TRE.
+    var points: [SIMD2<Double>]
+
+    struct Truth {
+        var fixedCenter: SIMD2<Double>, movingCenter: SIMD2<Double>
+        var scale: Double, angle: Double, flipped: Bool
+        var bumps: [(center: SIMD2<Double>, amplitude: SIMD2<Double>, sigma: Double)]
+
+        /// Similarity part (moving → fixed), then the smooth displacement in fixed space.
+        func map(_ y: SIMD2<Double>) -> SIMD2<Double> {
+            var v = y - movingCenter
+            if flipped { v.x = -v.x }
+            let c = cos(angle), s = sin(angle)
+            let z = fixedCenter + SIMD2(c * v.x - s * v.y, s * v.x + c * v.y) * scale
+            var d = SIMD2<Double>.zero
+            for b in bumps {
+                let r = z - b.center
+                d += b.amplitude * exp(-0.5 * (r * r).sum() / (b.sigma * b.sigma))
+            }
+            return z + d
+        }
+    }
+
+    struct Parameters: CustomStringConvertible {
+        var slice: Int, seed: UInt64, shrink: Double, angleDegrees: Double, flipped: Bool
+        var description: String {
+            "slice \(slice) seed \(seed): shrink \(String(format: "%.1f", shrink * 100))%, rotation \(String(format: "%.0f", angleDegrees))°\(flipped ? ", flipped" : "")"
+        }
+    }
+
+    static func parameters(slice: Int, seed: UInt64) -> Parameters {
+        var rng = SplitMix64(seed: seed &* 7919 &+ UInt64(slice))
+        return Parameters(slice: slice, seed: seed, shrink: 0.05 + 0.10 * rng.nextUnit(),
+                          angleDegrees: -180 + 360 * rng.nextUnit(), flipped: rng.nextUnit() < 0.5)
+    }
+
+    /// `spacing` and `size` of the histology grid; the MRI keeps its own.
+    /// `mriTexture` 1: gland luminance follows the T2 signal; 0: uniform tissue with nuclei only,
+    /// so only the gland outline can drive the alignment.
+    init(mri: Volume, label: Volume, _ p: Parameters, spacing: Double = 0.25, size: Int = 300, mriTexture: Double = 1) throws {
+        fixed = try Image2D(slice: p.slice, of: mri)
+        fixedMask = try Image2D(slice: p.slice, of: label)
+        for k in 0..<fixedMask.pixels.count { fixedMask.pixels[k] = fixedMask.pixels[k] > 0.5 ? 1 : 0 }
+        var rng = SplitMix64(seed: p.seed &* 104_729 &+ UInt64(p.slice) &+ 17)
+        let fm = try MaskMoments(fixedMask)
+        let movingCenter = SIMD2(Double(size - 1), Double(size - 1)) * spacing * 0.5
+        var bumps: [(SIMD2<Double>, SIMD2<Double>, Double)] = []
+        for _ in 0..<3 {
+            let c = fm.centroid + SIMD2(rng.nextUnit() - 0.5, rng.nextUnit() - 0.5) * 24
+            let a = 1.5 + 1.5 * rng.nextUnit(), dir = 2 * Double.pi * rng.nextUnit()
+            bumps.append((c, SIMD2(cos(dir), sin(dir)) * a, 8 + 6 * rng.nextUnit()))
+        }
+        // The section shrinks by `shrink`, so one histology mm spans 1/(1 − shrink) MRI mm.
+        truth = Truth(fixedCenter: fm.centroid, movingCenter: movingCenter, scale: 1 / (1 - p.shrink),
+                      angle: p.angleDegrees * .pi / 180, flipped: p.flipped, bumps: bumps.map { ($0.0, $0.1, $0.2) })
+
+        // T2 normalised by the gland's robust range.
+        let inside = zip(fixed.pixels, fixedMask.pixels).filter { $0.1 > 0.5 }.map { $0.0 }.sorted()
+        let lo = inside[inside.count / 50], hi = inside[inside.count * 49 / 50]
+        let smoothLabel = fixedMask.smoothed(sigma: 0.3)
+        moving = Image2D(width: size, height: size, spacing: SIMD2(spacing, spacing))
+        movingMask = moving
+        for j in 0..<size {
+            for i in 0..<size {
+                let x = truth.map(moving.point(ofIndex: SIMD2(Double(i), Double(j))))
+                let tissue = Double(smoothLabel.value(at: x, outside: 0))
+                let t2 = min(max(Double((fixed.value(at: x, outside: lo) - lo) / (hi - lo)), 0), 1)
+                // H&E-like luminance: stroma/epithelium darker where T2 is dark, dark nuclei dots.
+                var stain = 0.78 - 0.38 * (mriTexture * (1 - t2) + (1 - mriTexture) * 0.5) + 0.03 * gaussian(&rng)
+                if rng.nextUnit() < 0.08 { stain -= 0.25 }
+                let glass = 0.93 + 0.01 * gaussian(&rng)
+                moving[i, j] = Float(tissue * stain + (1 - tissue) * glass)
+                movingMask[i, j] = tissue >= 0.5 ? 1 : 0
+            }
+        }
+
+        // Interior points: gland pixels whose 1.5 mm neighbourhood is gland too.
+        var candidates: [SIMD2<Double>] = []
+        let fixedMask = self.fixedMask
+        for j in 0..<fixedMask.height {
+            for i in 0..<fixedMask.width where fixedMask[i, j] > 0.5 {
+                let q = fixedMask.point(ofIndex: SIMD2(Double(i), Double(j)))
+                let ring = [SIMD2(1.5, 0), SIMD2(-1.5, 0), SIMD2(0, 1.5), SIMD2(0, -1.5)]
+                if ring.allSatisfy({ fixedMask.value(at: q + $0, outside: 0) > 0.5 }) { candidates.append(q) }
+            }
+        }
+        var pts: [SIMD2<Double>] = []
+        for _ in 0..<60 {
+            let q = candidates[Int(rng.next() % UInt64(candidates.count))]
+            pts.append(q + SIMD2(rng.nextUnit() - 0.5, rng.nextUnit() - 0.5) * fixedMask.spacing)
+        }
+        points = pts
+    }
+
+    /// Mean and max target registration error (fixed mm) of a fixed → moving mapping: where the
+    /// predicted histology point truly lies in the MRI, against where it should.
+    func tre(_ map: (SIMD2<Double>) -> SIMD2<Double>) -> (mean: Double, max: Double) {
+        let e = points.map { p -> Double in
+            let d = truth.map(map(p)) - p
+            return (d * d).sum().squareRoot()
+        }
+        return (e.reduce(0, +) / Double(e.count), e.max() ?? 0)
+    }
+}
+
+private func gaussian(_ rng: inout SplitMix64) -> Double {
+    let u = max(rng.nextUnit(), 1e-12), v = rng.nextUnit()
+    return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+}
