@@ -13,9 +13,12 @@ enum Morphology {
         "morph_area_dens_mvee", "morph_vol_dens_conv_hull", "morph_area_dens_conv_hull", "morph_integ_int",
         "morph_moran_i", "morph_geary_c",
     ]
+    /// PyRadiomics' planar diameters (not IBSI features): the largest vertex distance within
+    /// one axial (k), coronal (j) or sagittal (i) plane of the mesh. Only with `.pyradiomics`.
+    static let planarDiameterTags = ["morph_diam_2d_slice", "morph_diam_2d_column", "morph_diam_2d_row"]
 
     static func features(_ roi: PreparedROI, convention: Convention = .ibsi, spatialAutocorrelation: Bool = true) -> [FeatureValue] {
-        guard !roi.isEmpty else { return tags.map { FeatureValue($0, .nan) } }
+        guard !roi.isEmpty else { return (convention == .pyradiomics ? tags + planarDiameterTags : tags).map { FeatureValue($0, .nan) } }
         var f: [String: Double] = [:]
         let s = roi.spacing
         // The morphological mask's box.
@@ -85,6 +88,11 @@ enum Morphology {
             } }
         }
         f["morph_diam"] = diameter.squareRoot()
+        if convention == .pyradiomics {
+            for (axis, tag) in [2, 1, 0].enumerated().map({ ($0.element, planarDiameterTags[$0.offset]) }) {
+                f[tag] = planarDiameter(vertices, fixedAxis: axis, scale: half)
+            }
+        }
 
         // PCA of the voxel centres: the IBSI reference values use the sample covariance (N − 1),
         // PyRadiomics the population covariance (N).
@@ -116,10 +124,41 @@ enum Morphology {
             f["morph_moran_i"] = sa.moran
             f["morph_geary_c"] = sa.geary
         }
-        return tags.map { FeatureValue($0, f[$0] ?? .nan) }
+        let emitted = convention == .pyradiomics ? tags + planarDiameterTags : tags
+        return emitted.map { FeatureValue($0, f[$0] ?? .nan) }
     }
 
     /// Eigenvalues of a symmetric 3×3 matrix (row-major), descending (cyclic Jacobi).
+    /// The largest distance (mm) between vertices sharing their coordinate along `fixedAxis`:
+    /// per plane, the 2-D convex hull (monotone chain) and then all hull pairs.
+    static func planarDiameter(_ vertices: [SIMD3<Int64>], fixedAxis: Int, scale: SIMD3<Double>) -> Double {
+        let (u, v) = fixedAxis == 0 ? (1, 2) : (fixedAxis == 1 ? (0, 2) : (0, 1))
+        var planes: [Int64: [SIMD2<Int64>]] = [:]
+        for p in vertices { planes[p[fixedAxis], default: []].append(SIMD2(p[u], p[v])) }
+        var best = 0.0
+        for (_, points) in planes where points.count > 1 {
+            let sorted = Array(Set(points)).sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
+            func turn(_ o: SIMD2<Int64>, _ a: SIMD2<Int64>, _ b: SIMD2<Int64>) -> Int64 {
+                (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x)
+            }
+            var hull: [SIMD2<Int64>] = []
+            for pass in 0..<2 {
+                let start = hull.count
+                for p in (pass == 0 ? sorted : sorted.reversed()) {
+                    while hull.count >= start + 2 && turn(hull[hull.count - 2], hull[hull.count - 1], p) <= 0 { hull.removeLast() }
+                    hull.append(p)
+                }
+                hull.removeLast()
+            }
+            if hull.isEmpty { hull = sorted }
+            for a in 0..<hull.count { for b in (a + 1)..<max(a + 1, hull.count) {
+                let dx = Double(hull[a].x - hull[b].x) * scale[u], dy = Double(hull[a].y - hull[b].y) * scale[v]
+                best = max(best, dx * dx + dy * dy)
+            } }
+        }
+        return best.squareRoot()
+    }
+
     static func symmetricEigenvalues(_ m: [Double]) -> [Double] {
         var a = m
         for _ in 0..<50 {

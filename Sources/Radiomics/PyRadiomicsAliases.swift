@@ -5,6 +5,9 @@ import Foundation
 public enum PyRadiomicsAliases {
     /// Morphology, intensity statistics and the two histogram features PyRadiomics computes on
     /// discretised intensities (its `firstorder_Entropy` and `firstorder_Uniformity`).
+    /// Computed by PyRadiomics only when a file names them (deprecated there).
+    public static let notDefault: Set<String> = ["shape_Compactness1", "shape_Compactness2", "shape_SphericalDisproportion"]
+
     public static let nonTexture: [String: String] = [
         "morph_volume": "shape_MeshVolume",
         "morph_vol_approx": "shape_VoxelVolume",
@@ -15,6 +18,10 @@ public enum PyRadiomicsAliases {
         "morph_sph_dispr": "shape_SphericalDisproportion",
         "morph_sphericity": "shape_Sphericity",
         "morph_diam": "shape_Maximum3DDiameter",
+        "morph_diam_2d_slice": "shape_Maximum2DDiameterSlice",
+        "morph_diam_2d_column": "shape_Maximum2DDiameterColumn",
+        "morph_diam_2d_row": "shape_Maximum2DDiameterRow",
+        "stat_total_energy": "firstorder_TotalEnergy",
         "morph_pca_maj_axis": "shape_MajorAxisLength",
         "morph_pca_min_axis": "shape_MinorAxisLength",
         "morph_pca_least_axis": "shape_LeastAxisLength",

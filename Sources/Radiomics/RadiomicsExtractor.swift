@@ -28,7 +28,14 @@ public struct RadiomicsExtractor: Sendable {
         if p.families.contains(.localIntensity) { out += LocalIntensity.features(roi) }
         let needValues = p.families.contains(.statistics) || p.families.contains(.intensityVolumeHistogram)
         let values = needValues ? roi.roiValues() : []
-        if p.families.contains(.statistics) { out += IntensityStatistics.features(values, convention: p.convention, energyShift: p.energyShift) }
+        if p.families.contains(.statistics) {
+            let stats = IntensityStatistics.features(values, convention: p.convention, energyShift: p.energyShift)
+            out += stats
+            if p.convention == .pyradiomics, let energy = stats.first(where: { $0.tag == "stat_energy" }) {
+                // PyRadiomics' TotalEnergy: the energy scaled by the voxel volume (not an IBSI feature).
+                out.append(FeatureValue("stat_total_energy", energy.value * roi.spacing.x * roi.spacing.y * roi.spacing.z))
+            }
+        }
         let needLevels = p.families.contains(.intensityHistogram) || p.families.contains(.texture)
         let levels = needLevels ? roi.discretised(p.discretisation, convention: p.convention) : nil
         if p.families.contains(.intensityHistogram), let levels { out += IntensityHistogram.features(levels, convention: p.convention) }

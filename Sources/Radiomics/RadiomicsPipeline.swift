@@ -235,6 +235,8 @@ public enum RadiomicsPipeline {
         for v in values {
             let alias = aliases[v.tag]
             if c.parameters.convention == .pyradiomics && alias == nil { continue }   // PyRadiomics' feature set only
+            if c.parameters.convention == .pyradiomics, let a = alias, PyRadiomicsAliases.notDefault.contains(a),
+               !(c.selectedFeatures?["shape"]?.contains { a.hasSuffix("_" + $0) } ?? false) { continue }
             if let selected = c.selectedFeatures, !isSelected(tag: v.tag, alias: alias, selected) { continue }
             out.append(RadiomicsColumn(imageType: imageType, tag: v.tag, pyradiomicsName: alias, value: v.value))
         }
