@@ -21,7 +21,7 @@ struct RadioPath: ParsableCommand {
         """,
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
-                      ScoreCommand.self, HeatmapCommand.self, SynthCommand.self]
+                      ScoreCommand.self, HeatmapCommand.self, SynthCommand.self, CellsCommand.self]
     )
 }
 
