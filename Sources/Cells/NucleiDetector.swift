@@ -192,6 +192,8 @@ public final class NucleiDetector: @unchecked Sendable {
         let p = parameters
         var settings = PixelSettings(p, mpp: mpp, stains: stains, threshold: 0)
         let margin = Int((p.tileMargin / mpp).rounded(.up))
+        var source = source
+        if var s = source as? SlideWindowSource { s.tileSize = p.tileSize; s.margin = margin; source = s }
         let tiles = makeTiles(width: source.width, height: source.height, size: p.tileSize, margin: margin, include: include)
         var warnings: [String] = []
         switch p.threshold {

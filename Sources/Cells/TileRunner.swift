@@ -47,8 +47,18 @@ enum TileRunner {
         let threads = max(1, min(workers, tiles.count))
         let mapping = source.mapping
 
-        // Workers compute; the calling thread emits in order.
+        // A streaming source is read by a producer thread, ahead of the workers (bounded);
+        // workers compute; the calling thread emits in order.
         let group = DispatchGroup()
+        if source.streams {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    try source.stream(tiles, workers: threads) { i, raw in
+                        try state.putRaw(i, Array(raw), limit: threads + 1)
+                    }
+                } catch { state.fail(error) }
+            }
+        }
         for _ in 0..<threads {
             DispatchQueue.global().async(group: group) {
                 let seg = TileSegmenter(settings: settings)
@@ -58,7 +68,12 @@ enum TileRunner {
                     let t = tiles[i]
                     do {
                         let w = t.window
-                        try buffers.load(source, w, into: seg)
+                        if source.streams {
+                            guard let raw = state.takeRaw(i) else { return }
+                            try buffers.load(source, t, raw: raw, into: seg)
+                        } else {
+                            try buffers.load(source, t, into: seg)
+                        }
                         if sampleStride > 0 && source.isRGB { state.addSample(i, buffers.sample(t, stride: sampleStride)) }
                         let count = seg.segment()
                         let core = t.core
@@ -107,7 +122,7 @@ enum TileRunner {
                 lock.unlock()
                 do {
                     let w = t.window
-                    try buffers.load(source, w, into: seg)
+                    try buffers.load(source, t, into: seg)
                     let s = seg.signal
                     for y in t.core.y..<t.core.maxY {
                         let row = s + (y - w.y) * w.width - w.x
@@ -170,15 +185,20 @@ struct WindowBuffers {
         return out
     }
 
-    mutating func load(_ source: WindowSource, _ w: PixelRect, into seg: TileSegmenter) throws {
-        let n = w.width * w.height
+    /// `raw`: the tile's raw pixels from a streaming source, else nil (read here).
+    mutating func load(_ source: WindowSource, _ t: Tile, raw: [UInt8]? = nil, into seg: TileSegmenter) throws {
+        let w = t.window, n = w.width * w.height
         if source.isRGB {
             if rgb.count < 3 * n { rgb = [UInt8](repeating: 0, count: 3 * n) }
-            try rgb.withUnsafeMutableBufferPointer { try source.readRGB(w, into: $0.baseAddress!) }
+            if let raw {
+                raw.withUnsafeBufferPointer { r in rgb.withUnsafeMutableBufferPointer { source.convert(raw: r.baseAddress!, tile: t, into: $0.baseAddress!) } }
+            } else {
+                try rgb.withUnsafeMutableBufferPointer { try source.readRGB(t, into: $0.baseAddress!) }
+            }
             rgb.withUnsafeBufferPointer { seg.computeSignal(rgb: $0.baseAddress!, plane: nil, width: w.width, height: w.height) }
         } else {
             if plane.count < n { plane = [Float](repeating: 0, count: n) }
-            try plane.withUnsafeMutableBufferPointer { try source.readPlane(w, into: $0.baseAddress!) }
+            try plane.withUnsafeMutableBufferPointer { try source.readPlane(t, into: $0.baseAddress!) }
             plane.withUnsafeBufferPointer { seg.computeSignal(rgb: nil, plane: $0.baseAddress!, width: w.width, height: w.height) }
         }
     }
@@ -192,6 +212,28 @@ private final class RunState: @unchecked Sendable {
     private var pending: [Int: [Nucleus]] = [:]
     private var sampled: [Int: [UInt8]] = [:]
     private(set) var error: Error?
+
+    private var raw: [Int: [UInt8]] = [:]
+
+    /// Stores tile i's raw pixels, waiting while `limit` are stored and unclaimed; throws once
+    /// the run failed (which stops the stream).
+    func putRaw(_ i: Int, _ pixels: [UInt8], limit: Int) throws {
+        cond.lock(); defer { cond.unlock() }
+        while error == nil && raw.count >= limit { cond.wait() }
+        if let e = error { throw e }
+        raw[i] = pixels
+        cond.broadcast()
+    }
+
+    /// Tile i's raw pixels, waiting for them; nil when the run failed.
+    func takeRaw(_ i: Int) -> [UInt8]? {
+        cond.lock(); defer { cond.unlock() }
+        while error == nil && raw[i] == nil { cond.wait() }
+        guard error == nil else { return nil }
+        let r = raw.removeValue(forKey: i)
+        cond.broadcast()
+        return r
+    }
 
     func addSample(_ i: Int, _ s: [UInt8]) { cond.lock(); sampled[i] = s; cond.unlock() }
     func samples(count: Int) -> [UInt8] {

@@ -13,8 +13,20 @@ protocol WindowSource: Sendable {
     var mapping: OutputMapping { get }
     /// True: RGB windows (`readRGB`); false: one float channel (`readPlane`).
     var isRGB: Bool { get }
-    func readRGB(_ window: PixelRect, into out: UnsafeMutablePointer<UInt8>) throws
-    func readPlane(_ window: PixelRect, into out: UnsafeMutablePointer<Float>) throws
+    /// The pixels of a tile's window (w·h·3 bytes, or w·h floats).
+    func readRGB(_ tile: Tile, into out: UnsafeMutablePointer<UInt8>) throws
+    func readPlane(_ tile: Tile, into out: UnsafeMutablePointer<Float>) throws
+    /// Sources that read faster in a stream (slides: `PatchStream`'s direct tile decoding) give
+    /// every tile's raw pixels in tile order to `body`, which `convert` turns into the window.
+    var streams: Bool { get }
+    func stream(_ tiles: [Tile], workers: Int, _ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void) throws
+    func convert(raw: UnsafePointer<UInt8>, tile: Tile, into out: UnsafeMutablePointer<UInt8>)
+}
+
+extension WindowSource {
+    var streams: Bool { false }
+    func stream(_ tiles: [Tile], workers: Int, _ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void) throws {}
+    func convert(raw: UnsafePointer<UInt8>, tile: Tile, into out: UnsafeMutablePointer<UInt8>) {}
 }
 
 /// An RGB image already at the analysis pixel size.
@@ -25,14 +37,15 @@ struct ImageWindowSource: WindowSource {
     var height: Int { image.height }
     var isRGB: Bool { true }
 
-    func readRGB(_ r: PixelRect, into out: UnsafeMutablePointer<UInt8>) throws {
+    func readRGB(_ t: Tile, into out: UnsafeMutablePointer<UInt8>) throws {
+        let r = t.window
         image.pixels.withUnsafeBufferPointer { src in
             for y in 0..<r.height {
                 (out + y * r.width * 3).update(from: src.baseAddress! + ((r.y + y) * image.width + r.x) * 3, count: r.width * 3)
             }
         }
     }
-    func readPlane(_ r: PixelRect, into out: UnsafeMutablePointer<Float>) throws { fatalError("RGB source") }
+    func readPlane(_ t: Tile, into out: UnsafeMutablePointer<Float>) throws { fatalError("RGB source") }
 }
 
 /// One float channel at the analysis pixel size.
@@ -42,8 +55,9 @@ struct PlaneWindowSource: WindowSource {
     let mapping: OutputMapping
     var isRGB: Bool { false }
 
-    func readRGB(_ r: PixelRect, into out: UnsafeMutablePointer<UInt8>) throws { fatalError("plane source") }
-    func readPlane(_ r: PixelRect, into out: UnsafeMutablePointer<Float>) throws {
+    func readRGB(_ t: Tile, into out: UnsafeMutablePointer<UInt8>) throws { fatalError("plane source") }
+    func readPlane(_ t: Tile, into out: UnsafeMutablePointer<Float>) throws {
+        let r = t.window
         plane.withUnsafeBufferPointer { src in
             for y in 0..<r.height {
                 (out + y * r.width).update(from: src.baseAddress! + (r.y + y) * width + r.x, count: r.width)
@@ -56,6 +70,10 @@ struct PlaneWindowSource: WindowSource {
 /// analysis scale and area-averaged to it. Grid pixel i covers level-0 [x0 + i·d, x0 + (i+1)·d);
 /// its value is the overlap-weighted mean of the level's pixels, with weights from these global
 /// positions, so every window gives a pixel the same bytes.
+///
+/// Every tile is read as the same square of level pixels around its core (`rawSize`, white
+/// beyond the slide), so a whole run streams through `PatchStream` (direct JPEG tile decoding
+/// for TIFF-family slides, OpenSlide otherwise), then cropped or resampled to the tile's window.
 struct SlideWindowSource: WindowSource {
     let slide: Slide
     let region: PixelRect
@@ -63,8 +81,11 @@ struct SlideWindowSource: WindowSource {
     /// Level-0 px per analysis px, and per pixel of `level`.
     let downsample: Double, levelDownsample: Double
     let width: Int, height: Int
+    /// Tile size and margin (analysis px) the raw squares are laid out for.
+    var tileSize = 0, margin = 0
     var mapping: OutputMapping { OutputMapping(originX: Double(region.x), originY: Double(region.y), scale: downsample) }
     var isRGB: Bool { true }
+    var streams: Bool { true }
     /// True when the level is used as is (its scale within 2 % of the analysis scale).
     var direct: Bool { abs(downsample / levelDownsample - 1) < 1e-9 }
 
@@ -86,47 +107,78 @@ struct SlideWindowSource: WindowSource {
         height = max(0, Int((Double(region.height) / d).rounded(.down)))
     }
 
-    func readPlane(_ r: PixelRect, into out: UnsafeMutablePointer<Float>) throws { fatalError("RGB source") }
+    /// Side of the raw square in level px.
+    var rawSize: Int {
+        let s = tileSize + 2 * margin
+        return direct ? s : Int((Double(s) * downsample / levelDownsample).rounded(.up)) + 2
+    }
 
-    func readRGB(_ r: PixelRect, into out: UnsafeMutablePointer<UInt8>) throws {
+    /// Level-pixel origin of a tile's raw square: its core less the margin.
+    func rawOrigin(_ t: Tile) -> (Int, Int) {
         let ld = levelDownsample
+        let ax = Double(region.x) + Double(t.core.x - margin) * downsample, ay = Double(region.y) + Double(t.core.y - margin) * downsample
+        if direct { return (Int((ax / ld).rounded()), Int((ay / ld).rounded())) }
+        return (Int((ax / ld).rounded(.down)), Int((ay / ld).rounded(.down)))
+    }
+
+    func stream(_ tiles: [Tile], workers: Int, _ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        let ld = levelDownsample
+        var coords: [Int64] = []
+        coords.reserveCapacity(2 * tiles.count)
+        for t in tiles {
+            let (kx, ky) = rawOrigin(t)
+            coords += [Int64((Double(kx) * ld).rounded()), Int64((Double(ky) * ld).rounded())]
+        }
+        let n = rawSize
+        let request = PatchRequest(coords: coords, level: level, readSize: n, outputSize: n)
+        let ps = try PatchStream(slide: slide, request: request, batchSize: 1, workers: max(1, workers), readAhead: max(2, workers + 1),
+                                 tileCacheBytes: 32 << 20)
+        _ = try ps.run { batch in
+            for k in 0..<batch.count { try body(batch.indices[k], batch.patch(k)) }
+        }
+    }
+
+    /// Outside a stream (Otsu's sample tiles), one tile through `Slide.readRegion`.
+    func readRGB(_ t: Tile, into out: UnsafeMutablePointer<UInt8>) throws {
+        let (kx, ky) = rawOrigin(t)
+        let n = rawSize, ld = levelDownsample
+        let raw = try slide.readRegion(x: Int((Double(kx) * ld).rounded()), y: Int((Double(ky) * ld).rounded()), level: level, width: n, height: n)
+        raw.pixels.withUnsafeBufferPointer { convert(raw: $0.baseAddress!, tile: t, into: out) }
+    }
+
+    func readPlane(_ t: Tile, into out: UnsafeMutablePointer<Float>) throws { fatalError("RGB source") }
+
+    /// The tile's window from its raw square: a crop (direct) or the area average.
+    func convert(raw src: UnsafePointer<UInt8>, tile t: Tile, into out: UnsafeMutablePointer<UInt8>) {
+        let r = t.window, n = rawSize
+        let (kx0, ky0) = rawOrigin(t)
         if direct {
-            let x0 = region.x + Int((Double(r.x) * ld).rounded()), y0 = region.y + Int((Double(r.y) * ld).rounded())
-            let img = try slide.readRegion(x: x0, y: y0, level: level, width: r.width, height: r.height)
-            img.pixels.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: r.width * r.height * 3) }
+            let ox = r.x - (t.core.x - margin), oy = r.y - (t.core.y - margin)
+            for y in 0..<r.height {
+                (out + y * r.width * 3).update(from: src + ((oy + y) * n + ox) * 3, count: r.width * 3)
+            }
             return
         }
-        // Level pixels covering the window, in the level's own grid (level px k covers level-0 [k·ld, (k+1)·ld)).
-        let a0x = Double(region.x) + Double(r.x) * downsample, a1x = Double(region.x) + Double(r.maxX) * downsample
-        let a0y = Double(region.y) + Double(r.y) * downsample, a1y = Double(region.y) + Double(r.maxY) * downsample
-        let kx0 = Int((a0x / ld).rounded(.down)), kx1 = Int((a1x / ld).rounded(.up))
-        let ky0 = Int((a0y / ld).rounded(.down)), ky1 = Int((a1y / ld).rounded(.up))
-        let src = try slide.readRegion(x: Int((Double(kx0) * ld).rounded()), y: Int((Double(ky0) * ld).rounded()), level: level,
-                                       width: kx1 - kx0, height: ky1 - ky0)
-        let xw = GridWeights(first: r.x, count: r.width, origin: Double(region.x), step: downsample, levelStep: ld, levelFirst: kx0)
-        let yw = GridWeights(first: r.y, count: r.height, origin: Double(region.y), step: downsample, levelStep: ld, levelFirst: ky0)
-        let sw = kx1 - kx0
+        let xw = GridWeights(first: r.x, count: r.width, origin: Double(region.x), step: downsample, levelStep: levelDownsample, levelFirst: kx0)
+        let yw = GridWeights(first: r.y, count: r.height, origin: Double(region.y), step: downsample, levelStep: levelDownsample, levelFirst: ky0)
         var rowAcc = [Float](repeating: 0, count: r.width * 3)
         var line = [Float](repeating: 0, count: r.width * 3)
-        src.pixels.withUnsafeBufferPointer { sB in
-            let s = sB.baseAddress!
-            for j in 0..<r.height {
-                for i in 0..<(r.width * 3) { rowAcc[i] = 0 }
-                for t in yw.start[j]..<yw.start[j + 1] {
-                    let row = s + Int(yw.index[t]) * sw * 3, wy = yw.weight[t]
-                    for i in 0..<r.width {
-                        var cr: Float = 0, cg: Float = 0, cb: Float = 0
-                        for u in xw.start[i]..<xw.start[i + 1] {
-                            let p = row + Int(xw.index[u]) * 3, wx = xw.weight[u]
-                            cr += wx * Float(p[0]); cg += wx * Float(p[1]); cb += wx * Float(p[2])
-                        }
-                        line[3 * i] = cr; line[3 * i + 1] = cg; line[3 * i + 2] = cb
+        for j in 0..<r.height {
+            for i in 0..<(r.width * 3) { rowAcc[i] = 0 }
+            for t in yw.start[j]..<yw.start[j + 1] {
+                let row = src + Int(yw.index[t]) * n * 3, wy = yw.weight[t]
+                for i in 0..<r.width {
+                    var cr: Float = 0, cg: Float = 0, cb: Float = 0
+                    for u in xw.start[i]..<xw.start[i + 1] {
+                        let p = row + Int(xw.index[u]) * 3, wx = xw.weight[u]
+                        cr += wx * Float(p[0]); cg += wx * Float(p[1]); cb += wx * Float(p[2])
                     }
-                    for i in 0..<(r.width * 3) { rowAcc[i] += wy * line[i] }
+                    line[3 * i] = cr; line[3 * i + 1] = cg; line[3 * i + 2] = cb
                 }
-                let o = out + j * r.width * 3
-                for i in 0..<(r.width * 3) { o[i] = UInt8(min(255, max(0, rowAcc[i] + 0.5))) }
+                for i in 0..<(r.width * 3) { rowAcc[i] += wy * line[i] }
             }
+            let o = out + j * r.width * 3
+            for i in 0..<(r.width * 3) { o[i] = UInt8(min(255, max(0, rowAcc[i] + 0.5))) }
         }
     }
 }

@@ -37,15 +37,8 @@ final class FluorescenceValidationTests: XCTestCase {
         XCTAssertEqual(Set(mask).count - 1, 125, "the ground truth has 125 instances")
         var p = NucleiParameters.fluorescence
         p.pixelSize = Self.assumedMPP
-        let env = ProcessInfo.processInfo.environment
-        if let v = env["CT_SIGMA"].flatMap(Double.init) { p.sigma = v }
-        if let v = env["CT_DEPTH"].flatMap(Double.init) { p.splitDepth = v }
-        if let v = env["CT_SEP"].flatMap(Double.init) { p.minSeparation = v }
-        if let v = env["CT_LR"].flatMap(Double.init) { p.localRadius = v }
-        if let v = env["CT_LT"].flatMap(Double.init) { p.localThreshold = v }
         let (nuclei, info) = try NucleiDetector(parameters: p).detect(intensity: image, width: w, height: h, mpp: Self.assumedMPP)
         let labels = Matching.labelImage(nuclei, width: w, height: h)
-        if let dbg = ProcessInfo.processInfo.environment["CELLS_DEBUG_DIR"] { try Raw.write(labels, dbg + "/fluo_pred.i32") }
         let byIoU = Matching.masks(pred: labels, truth: mask)
         // Centroid matching within 4 µm at the assumed pixel size.
         var truthCentroids: [Int32: (Double, Double, Int)] = [:]
@@ -56,9 +49,11 @@ final class FluorescenceValidationTests: XCTestCase {
         let tc = truthCentroids.values.map { Point(x: $0.0 / Double($0.2), y: $0.1 / Double($0.2)) }
         let byCentroid = Matching.centroids(nuclei.map(\.centroid), tc, radius: 4 / Self.assumedMPP)
         print("fluorescence: threshold \(info.threshold); IoU≥0.5: \(byIoU.summary), mean matched IoU \(String(format: "%.3f", byIoU.meanIoU)); centroid ≤ 4 µm: \(byCentroid.summary)")
-        XCTAssertGreaterThanOrEqual(byIoU.f1, 0.85, byIoU.summary)
+        // The issue's criterion: F1 ≥ 0.85 matching centroids within 4 µm (at the assumed scale).
         XCTAssertGreaterThanOrEqual(byCentroid.f1, 0.85, byCentroid.summary)
-        XCTAssertGreaterThan(byIoU.meanIoU, 0.7)
+        // Masks too: instance matching at IoU ≥ 0.5 (0.853 when written) and matched IoU.
+        XCTAssertGreaterThanOrEqual(byIoU.f1, 0.8, byIoU.summary)
+        XCTAssertGreaterThan(byIoU.meanIoU, 0.75)
     }
 }
 
@@ -77,15 +72,7 @@ final class SyntheticValidationTests: XCTestCase {
         for y in 0..<mask.height { for x in 0..<mask.width where mask[x, y] != 0 {
             patches.append(NucleusPatch(index: patches.count, core: PixelRect(x: x * d, y: y * d, width: min(d, spec.width - x * d), height: min(d, spec.height - y * d))))
         } }
-        var p = NucleiParameters()
-        let env = ProcessInfo.processInfo.environment
-        if let v = env["CT_SIGMA"].flatMap(Double.init) { p.sigma = v }
-        if let v = env["CT_DEPTH"].flatMap(Double.init) { p.splitDepth = v }
-        if let v = env["CT_SEP"].flatMap(Double.init) { p.minSeparation = v }
-        if let v = env["CT_LR"].flatMap(Double.init) { p.localRadius = v }
-        if let v = env["CT_LT"].flatMap(Double.init) { p.localThreshold = v }
-        if let v = env["CT_T"].flatMap(Double.init) { p.threshold = .fixed(v) }
-        let detector = try NucleiDetector(parameters: p)
+        let detector = try NucleiDetector()
         var found: [Nucleus] = []
         let info = try detector.detect(slide: slide, patches: patches) { found += $0 }
         // Truth nuclei whose centre lies in a patch.
@@ -98,14 +85,6 @@ final class SyntheticValidationTests: XCTestCase {
             if mx < mask.width, my < mask.height, mask[mx, my] != 0 { truthPoints.append(Point(x: x, y: y)) }
         }
         let m = Matching.centroids(found.map(\.centroid), truthPoints, radius: 4 / spec.mpp)
-        if let dbg = ProcessInfo.processInfo.environment["CELLS_DEBUG_DIR"] {
-            try? FileManager.default.removeItem(atPath: dbg + "/synth")
-            try FileManager.default.copyItem(atPath: dir, toPath: dbg + "/synth")
-            try Raw.write(found.flatMap { [$0.centroid.x, $0.centroid.y] }, dbg + "/synth_pred.f64")
-            var flat: [Double] = []
-            for n in found { for q in n.contour.outer { flat += [q.x, q.y] }; flat += [-1, -1] }
-            try Raw.write(flat, dbg + "/synth_contours.f64")
-        }
         let countError = abs(Double(found.count - truthPoints.count)) / Double(truthPoints.count)
         print("synthetic: \(m.summary); count error \(String(format: "%.2f", countError * 100)) %; \(info.tiles) tiles, analysed at \(info.analysisMPP) µm/px in \(String(format: "%.2f", info.seconds)) s")
         XCTAssertGreaterThan(truthPoints.count, 1000)
@@ -116,34 +95,47 @@ final class SyntheticValidationTests: XCTestCase {
     }
 }
 
-/// Real H&E: no truth, so plausibility — density, nothing on glass, nothing in blank images.
+/// Real H&E: no truth, so plausibility — density, size, nothing on glass.
 final class HESanityTests: XCTestCase {
-    func params() -> NucleiParameters {
-        var p = NucleiParameters()
-        let env = ProcessInfo.processInfo.environment
-        if let v = env["CT_SIGMA"].flatMap(Double.init) { p.sigma = v }
-        if let v = env["CT_DEPTH"].flatMap(Double.init) { p.splitDepth = v }
-        if let v = env["CT_LT"].flatMap(Double.init) { p.localThreshold = v }
-        if let v = env["CT_T"].flatMap(Double.init) { p.threshold = .fixed(v) }
-        return p
-    }
-
-    func dump(_ name: String, _ nuclei: [Nucleus]) throws {
-        guard let dbg = ProcessInfo.processInfo.environment["CELLS_DEBUG_DIR"] else { return }
-        var flat: [Double] = []
-        for n in nuclei { for q in n.contour.outer { flat += [q.x, q.y] }; flat += [-1, -1] }
-        try Raw.write(flat, dbg + "/\(name)_contours.f64")
-    }
-
-    func testRealHENucleiHavePlausibleDensity() throws {
+    /// The TIAToolbox tumour tile is a 40× crop (~0.25 µm/px: its nuclei are ~50 px across);
+    /// the StarDist H&E sample ~0.5 µm/px.
+    func testRealHENucleiHavePlausibleDensityAndSize() throws {
         for (file, mpp) in [("histology/he_tumour_1000px.png", 0.25), ("histology/he_small_histo.jpg", 0.5)] {
             let image = try ImageFile.read(path: try TestEnv.testdata(file))
-            let (nuclei, info) = try NucleiDetector(parameters: params()).detect(image: image, mpp: mpp)
+            let (nuclei, info) = try NucleiDetector().detect(image: image, mpp: mpp)
             let areaMM2 = Double(image.width * image.height) * mpp * mpp / 1e6
             let density = Double(nuclei.count) / areaMM2
-            let meanArea = nuclei.map { $0.value("area_um2") }.reduce(0, +) / Double(max(1, nuclei.count))
-            print("\(file): \(nuclei.count) nuclei, \(Int(density)) per mm², mean area \(String(format: "%.1f", meanArea)) µm², threshold \(info.threshold), \(info.warnings)")
-            try dump(URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent, nuclei)
+            let areas = nuclei.map { $0.value("area_um2") }.sorted()
+            let median = areas[areas.count / 2]
+            print("\(file): \(nuclei.count) nuclei, \(Int(density)) per mm², median area \(String(format: "%.1f", median)) µm², analysed at \(info.analysisMPP) µm/px")
+            // Cellular tissue holds roughly 1,000–20,000 nuclei per mm²; nuclei are 15–150 µm².
+            XCTAssertGreaterThan(density, 1000, file)
+            XCTAssertLessThan(density, 20000, file)
+            XCTAssertGreaterThan(median, 15, file)
+            XCTAssertLessThan(median, 150, file)
+            XCTAssertTrue(info.warnings.isEmpty, "\(file): real H&E passes the stain check: \(info.warnings)")
+            XCTAssertTrue(nuclei.allSatisfy { $0.value("hematoxylin_od_mean") > 0.1 }, "every nucleus is haematoxylin-dark")
         }
+    }
+
+    /// CMU-1-Small-Region is half glass: no nucleus lies on it.
+    func testNoNucleiOnGlass() throws {
+        let slide = try Slide.open(path: try TestEnv.testdata("slides/CMU-1-Small-Region.svs"))
+        var nuclei: [Nucleus] = []
+        try NucleiDetector().detect(slide: slide) { nuclei += $0 }
+        let image = try slide.readRegion(x: 0, y: 0, level: 0, width: slide.width, height: slide.height)
+        // Glass: bright, unsaturated pixels, shrunk by 20 px so tissue edges do not count.
+        var glass = GrayImage(width: image.width, height: image.height)
+        for i in 0..<(image.width * image.height) {
+            let r = Int(image.pixels[3 * i]), g = Int(image.pixels[3 * i + 1]), b = Int(image.pixels[3 * i + 2])
+            if min(r, g, b) > 200 && max(r, g, b) - min(r, g, b) < 25 { glass.pixels[i] = 255 }
+        }
+        let open = glass.opened(size: 15).eroded(size: 41)
+        let glassShare = Double(open.foregroundCount) / Double(open.pixels.count)
+        XCTAssertGreaterThan(glassShare, 0.2, "the slide has glass to test on")
+        let onGlass = nuclei.filter { open[Int($0.centroid.x), Int($0.centroid.y)] != 0 }
+        print("CMU-1-Small-Region: \(nuclei.count) nuclei, \(onGlass.count) on glass (\(String(format: "%.0f", glassShare * 100)) % of the slide is glass)")
+        XCTAssertGreaterThan(nuclei.count, 1000)
+        XCTAssertEqual(onGlass.count, 0)
     }
 }
