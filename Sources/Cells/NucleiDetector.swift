@@ -196,6 +196,11 @@ public final class NucleiDetector: @unchecked Sendable {
         if var s = source as? SlideWindowSource { s.tileSize = p.tileSize; s.margin = margin; source = s }
         let tiles = makeTiles(width: source.width, height: source.height, size: p.tileSize, margin: margin, include: include)
         var warnings: [String] = []
+        // A core pixel's filters reach `filterReach`; a nucleus reaches its radius past its centroid.
+        let need = Double(settings.filterReach) * mpp + (p.maxArea / Double.pi).squareRoot()
+        if p.tileMargin < need && tiles.count > 1 {
+            warnings.append(String(format: "tile margin %.1f µm is below the %.1f µm that smoothing, background, local contrast and the largest nucleus reach: nuclei on tile borders may differ slightly from an untiled run", p.tileMargin, need))
+        }
         switch p.threshold {
         case .fixed(let t):
             settings.threshold = Float(t)

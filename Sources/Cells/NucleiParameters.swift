@@ -59,8 +59,9 @@ public struct NucleiParameters: Codable, Sendable, Equatable {
     /// Tile side at the analysis pixel size (px); memory per worker grows with its square.
     public var tileSize = 1024
     /// Extra context read around every tile (µm). Nuclei are kept by the tile whose core holds
-    /// their centroid; with enough context (≥ 4·sigma + 2·backgroundRadius + a nucleus'
-    /// localRadius + a nucleus' diameter) a tiled run gives the same nuclei as an untiled one.
+    /// their centroid; with enough context (≥ 4·sigma + 2·backgroundRadius + localRadius +
+    /// the largest nucleus' radius, 36 µm by default) a tiled run gives the same nuclei as an
+    /// untiled one.
     public var tileMargin: Double = 40
     /// Grey levels of the per-nucleus GLCM and the signal value mapped to the top level (OD for
     /// H&E, input units for a single channel); values above are clipped into the top level.

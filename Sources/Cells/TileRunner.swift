@@ -31,8 +31,8 @@ func makeTiles(width: Int, height: Int, size: Int, margin: Int, include: (PixelR
 
 /// Runs the per-tile pipeline over tiles on `workers` threads and hands each tile's nuclei to
 /// `emit` on one thread at a time, in tile order (so outputs are deterministic), while later
-/// tiles are still running. Memory: one segmenter per worker plus the nuclei of tiles finished
-/// out of order.
+/// tiles are still running. Memory: one segmenter per worker, at most workers + 1 raw windows
+/// read ahead (streaming sources), and the nuclei of at most 4 tiles per worker not yet emitted.
 enum TileRunner {
     /// `owner(core, gx, gy)` decides whether a nucleus with centroid (gx, gy) (global analysis
     /// px) belongs to the tile with this core: nil = no, else the patch index to record.

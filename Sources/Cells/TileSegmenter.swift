@@ -115,6 +115,8 @@ final class TileSegmenter {
     func computeSignal(rgb: UnsafePointer<UInt8>?, plane: UnsafePointer<Float>?, width w: Int, height h: Int) {
         ensure(w, h)
         let n = w * h
+        // Locals, not the class's stored properties, in the loops (no exclusivity checks).
+        let stain = self.stain, signal = self.signal
         if let rgb, settings.stains != nil {
             tableH.withUnsafeBufferPointer { hB in tableE.withUnsafeBufferPointer { eB in
                 let th = hB.baseAddress!, te = eB.baseAddress!, e = stain + n
@@ -144,6 +146,7 @@ final class TileSegmenter {
     /// (labels in ``labels``, 0 = background).
     func segment() -> Int {
         let w = width, h = height, n = w * h
+        let signal = self.signal, mask = self.mask, scratch = self.scratch
         let t = settings.threshold
         var any = false
         if settings.localRadius > 0 && settings.localThreshold > 0 {
@@ -166,6 +169,7 @@ final class TileSegmenter {
     /// the edge, with `column` as the queue and mask value 2 marking reached background.
     private func fillHoles() {
         let w = width, h = height, n = w * h
+        let mask = self.mask, column = self.column
         var head = 0, tail = 0
         @inline(__always) func seed(_ i: Int) { if mask[i] == 0 { mask[i] = 2; column[tail] = Int32(i); tail += 1 } }
         for x in 0..<w { seed(x); seed((h - 1) * w + x) }
