@@ -76,7 +76,7 @@ public enum NucleiJob {
         } catch let e as CellsError {
             result.status = .failed; result.error = e.what; result.hint = e.hint
         } catch let e as SlideError {
-            result.status = .failed; result.error = "\(e.path): \(e.reason)"; result.hint = e.hint
+            result.status = .failed; result.error = e.path == result.path ? e.reason : "\(e.path): \(e.reason)"; result.hint = e.hint
         } catch let e as PatchBagError {
             result.status = .failed; result.error = "\(e)"; result.hint = "re-create the bag with radiopath tile"
         } catch {
