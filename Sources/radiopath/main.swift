@@ -15,6 +15,8 @@ struct RadioPath: ParsableCommand {
           radiopath train out/features_* --labels l.csv --out m/   MIL model
           radiopath score out/features_* --model m.safetensors --out s/
           radiopath heatmap s/attention/*.h5 --out h/   attention heatmaps
+          radiopath cells slides/ --out c/    nuclei, features, QuPath detections
+          radiopath pathomics slides/ --out p/   per-patch/slide pathomic tables
           radiopath radiomics --image ct.nii.gz --mask roi.nii.gz   IBSI features
           radiopath synth slide --out s.tiff  a synthetic slide with known truth
         Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT
@@ -22,7 +24,7 @@ struct RadioPath: ParsableCommand {
         """,
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
-                      ScoreCommand.self, HeatmapCommand.self, RadiomicsCommand.self, SynthCommand.self]
+                      ScoreCommand.self, HeatmapCommand.self, CellsCommand.self, RadiomicsCommand.self, SynthCommand.self]
     )
 }
 

@@ -1,2 +1,0 @@
-import XCTest
-// Placeholder; replaced by the module's first real tests.
