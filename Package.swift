@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "ZlibIO", dependencies: ["CZlib"]),
         // Nuclei, per-nucleus features and cell graphs: pixel loops over whole slides.
         .target(name: "Cells", dependencies: ["ImageCore", "SlideIO", "PatchBag", "ZlibIO", "CHDF5"], swiftSettings: optimisedInDebug),
-        .target(name: "Pathomics", dependencies: ["Cells", "ImageCore", "Tabular"], swiftSettings: optimisedInDebug),
+        .target(name: "Pathomics", dependencies: ["Cells", "ImageCore", "Tabular", "SlideIO", "PatchBag"], swiftSettings: optimisedInDebug),
         // Volumes in patient millimetres (LPS) from NIfTI, NRRD and DICOM.
         .target(name: "VolumeIO", dependencies: ["ZlibIO"], swiftSettings: optimisedInDebug),
         // IBSI features and filters: voxel loops, optimised in debug so tests run real volumes.

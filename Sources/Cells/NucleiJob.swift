@@ -67,7 +67,7 @@ public enum NucleiJob {
         if !req.force, fm.fileExists(atPath: req.provenancePath), fm.fileExists(atPath: req.csvPath), fm.fileExists(atPath: req.geojsonPath) {
             result.status = .skipped
             if let d = try? Data(contentsOf: URL(fileURLWithPath: req.provenancePath)),
-               let rec = try? JSONDecoder().decode(Provenance.self, from: d) { result.nuclei = rec.detection.nuclei }
+               let rec = try? JSONDecoder().decode(NucleiProvenance.self, from: d) { result.nuclei = rec.detection.nuclei }
             result.outputs = [req.geojsonPath, req.csvPath, req.provenancePath]
             return result
         }
@@ -89,7 +89,7 @@ public enum NucleiJob {
 
     private static func execute(_ req: NucleiRequest, _ result: inout NucleiResult, _ progress: (Int) -> Void) throws {
         var patches: [NucleusPatch]?
-        var bagInfo: Provenance.Bag?
+        var bagInfo: NucleiProvenance.Bag?
         var slidePath = req.slidePath
         if let bagPath = req.bagPath {
             let bag = try PatchBag.read(path: bagPath)
@@ -97,7 +97,7 @@ public enum NucleiJob {
             let (p, size, step) = try cores(of: bag, path: bagPath)
             patches = p
             result.patches = p.count
-            bagInfo = Provenance.Bag(path: bagPath, patches: p.count, patchSizeLevel0: size, coreSizeLevel0: step)
+            bagInfo = NucleiProvenance.Bag(path: bagPath, patches: p.count, patchSizeLevel0: size, coreSizeLevel0: step)
         }
         result.path = slidePath
         let slide = try Slide.open(path: slidePath, mppOverride: req.mppOverride)
@@ -128,7 +128,7 @@ public enum NucleiJob {
         result.threshold = info.threshold
         result.warnings = info.warnings
         if scale.isEstimate { result.warnings.append("the slide's scale is estimated from its objective power (\(scale.detail)); areas in µm² follow it") }
-        let record = Provenance(tool: "radiopath", version: req.toolVersion, command: req.command, slide: slidePath, slideID: req.slideID,
+        let record = NucleiProvenance(tool: "radiopath", version: req.toolVersion, command: req.command, slide: slidePath, slideID: req.slideID,
                                 quickhash: slide.quickHash, slideMPP: scale.mpp, mppSource: scale.source.rawValue,
                                 region: req.region.map { [$0.x, $0.y, $0.width, $0.height] }, bag: bagInfo,
                                 parameters: req.parameters, detection: info, features: detector.featureNames,
@@ -171,15 +171,20 @@ public enum NucleiJob {
 }
 
 /// `<id>.nuclei.json`: what made the outputs.
-struct Provenance: Codable {
-    struct Bag: Codable { var path: String; var patches: Int; var patchSizeLevel0: Int; var coreSizeLevel0: Int }
-    var tool: String, version: String, command: String
-    var slide: String, slideID: String, quickhash: String
-    var slideMPP: Double, mppSource: String
-    var region: [Int]?
-    var bag: Bag?
-    var parameters: NucleiParameters
-    var detection: DetectionInfo
-    var features: [String]
-    var files: [String: String]
+/// `<id>.nuclei.json`: what made a slide's nuclei (read back by Pathomics).
+public struct NucleiProvenance: Codable, Sendable {
+    public struct Bag: Codable, Sendable { public var path: String; public var patches: Int; public var patchSizeLevel0: Int; public var coreSizeLevel0: Int }
+    public var tool: String, version: String, command: String
+    public var slide: String, slideID: String, quickhash: String
+    public var slideMPP: Double, mppSource: String
+    public var region: [Int]?
+    public var bag: Bag?
+    public var parameters: NucleiParameters
+    public var detection: DetectionInfo
+    public var features: [String]
+    public var files: [String: String]
+
+    public static func read(_ path: String) throws -> NucleiProvenance {
+        try JSONDecoder().decode(NucleiProvenance.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
 }
