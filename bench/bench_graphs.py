@@ -7,7 +7,7 @@ side by side. Not a timed test: numbers are printed and written to bench-out/gra
 Points: uniform in a square with ~9 µm mean spacing (about 12 000 nuclei/mm², dense tumour),
 coordinates in µm, micronsPerPixel 1. Same file for both sides.
 
-The RadioPath side runs `--bin "<radiopath> cells graph-bench"` with `<n> <points.f64>` appended;
+The RadioPath side runs `--bin "<radiopath> graph-bench"` with `<n> <points.f64>` appended;
 it prints one `label<TAB>seconds` line per step (best of 3), labels: delaunay, knn_graph_k5_25um,
 radius_graph_15um, voronoi_bounded (triangulation + bounded cells' area, perimeter, max distance;
 the peer builds scipy's Voronoi only), mst (triangulation + Kruskal), features_all.

@@ -2,7 +2,7 @@ import ArgumentParser
 import Cells
 import Foundation
 
-/// `radiopath cells graph-bench`: times the cell-graph steps on a given point set, for
+/// `radiopath graph-bench` (hidden): times the cell-graph steps on a given point set, for
 /// bench/bench_graphs.py, which times the Python peers on the same points.
 struct CellGraphBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +12,8 @@ struct CellGraphBenchCommand: ParsableCommand {
         Reads N points (float64 x,y pairs in µm) from a raw file and prints one
         `label<TAB>seconds` line per step, best of --repeats. `make bench` runs it
         beside scipy/networkx on the same points (bench/bench_graphs.py).
-        """)
+        """,
+        shouldDisplay: false)
 
     @Argument(help: "Number of points in the file.")
     var count: Int

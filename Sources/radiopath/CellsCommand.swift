@@ -7,19 +7,10 @@ import PatchBag
 import Tabular
 import Tiler
 
-/// `radiopath cells`: nuclei (the default `run`) and the cell-graph benchmark.
+/// `radiopath cells`: nuclei segmentation and per-nucleus features over slides, bags or regions.
 struct CellsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cells",
-        abstract: "Segment nuclei and measure them; benchmark cell graphs.",
-        subcommands: [CellsRunCommand.self, CellGraphBenchCommand.self],
-        defaultSubcommand: CellsRunCommand.self)
-}
-
-/// `radiopath cells [run]`: nuclei segmentation and per-nucleus features over slides, bags or regions.
-struct CellsRunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
         abstract: "Segment nuclei (classical, no weights) and measure them: QuPath GeoJSON and CSV per slide.",
         discussion: """
         INPUTS are slides, folders of slides, CSV manifests (column path or slide,

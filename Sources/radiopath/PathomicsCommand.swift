@@ -78,7 +78,7 @@ struct PathomicsCommand: ParsableCommand {
             throw ValidationError("--graph must be knn, delaunay or radius")
         }
         let root = URL(fileURLWithPath: out).standardizedFileURL.path
-        try CellsRunCommand.checkWritable(root)
+        try CellsCommand.checkWritable(root)
         let cellsDir = cells.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? root + "/cells"
         BatchRunner.removeStaleTemporaryFiles(in: [root, root + "/patches", root + "/graphs", root + "/records"])
 
@@ -88,7 +88,7 @@ struct PathomicsCommand: ParsableCommand {
         if let m = slideMPP { args += ["--slide-mpp", "\(m)"] }
         if let d = slidesDir { args += ["--slides-dir", d] }
         if force { args.append("--force") }
-        var nucleiStep = try CellsRunCommand.parse(args)
+        var nucleiStep = try CellsCommand.parse(args)
         var nucleiFailed = false
         do { try nucleiStep.run() } catch let e as ExitCode where e == ExitCode(1) {
             nucleiFailed = true

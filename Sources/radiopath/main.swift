@@ -24,7 +24,7 @@ struct RadioPath: ParsableCommand {
         """,
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
-                      ScoreCommand.self, HeatmapCommand.self, CellsCommand.self, PathomicsCommand.self, RadiomicsCommand.self, SynthCommand.self]
+                      ScoreCommand.self, HeatmapCommand.self, CellsCommand.self, PathomicsCommand.self, RadiomicsCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
     )
 }
 
