@@ -19,6 +19,11 @@ public struct HistologyStack: Sendable {
         public var rotationDegrees: Double
         public var regions: [Region]
 
+        public init(key: String, id: String, filename: String, mppX: Double, mppY: Double, flip: Bool, rotationDegrees: Double, regions: [Region]) {
+            self.key = key; self.id = id; self.filename = filename; self.mppX = mppX; self.mppY = mppY
+            self.flip = flip; self.rotationDegrees = rotationDegrees; self.regions = regions
+        }
+
         /// The engine's hints: the mirror, and the fixed → moving rotation. Histology → MRI view
         /// is R(−α)·F in y-down coordinates (F the mirror, α the displayed CCW angle), so the
         /// fixed → moving matrix R(α')·F has α' = −α with a mirror and α' = α without.
