@@ -1,5 +1,6 @@
 import Foundation
 import ImageCore
+import PatchBag
 import Registration
 import TestSupport
 import VolumeIO
@@ -148,6 +149,23 @@ final class RegisterCommandTests: XCTestCase {
         XCTAssertEqual(area, expectedArea, accuracy: 0.2 * expectedArea)
         XCTAssertLessThanOrEqual(centroidErr, 1.0)
         XCTAssertEqual(lab.voxels.enumerated().filter { $0.element != 0 && $0.offset / (lab.size.x * lab.size.y) != 14 }.count, 0)
+
+        // Patch-bag coords (top-left corners, 64 px patches) → MRI mm of their centres.
+        let corners = marks.prefix(10).map { $0 - 32 }
+        try PatchBag.write(path: c.dir + "/bag.h5", coords: corners.flatMap { [Int64($0.x.rounded(.down)), Int64($0.y.rounded(.down))] },
+                           coordsAttributes: ["patch_size_level0": .int(64), "patch_size": .int(64)], tissueFraction: nil, fileAttributes: [:])
+        XCTAssertEqual(try radiopath(["warp", "--transform", out, "--direction", "to-mri", "--patches", c.dir + "/bag.h5", "--out", c.dir + "/bag.csv"]).status, 0)
+        let bagRows = try readCSV(c.dir + "/bag.csv")
+        XCTAssertEqual(bagRows.count, corners.count)
+        var bagErr = 0.0
+        for (row, q) in zip(bagRows, corners) {
+            let centre = SIMD2(q.x.rounded(.down), q.y.rounded(.down)) + 32
+            XCTAssertEqual(row[1], centre.x)
+            bagErr = max(bagErr, dist(SIMD2(row[3], row[4]), c.truth.map(slideMM(centre))))
+            XCTAssertEqual(row[8], 14)
+        }
+        print("patch centres on the MRI: max error \(bagErr) mm")
+        XCTAssertLessThanOrEqual(bagErr, 1.0)
 
         // A score map (a Gaussian blob, σ 2 mm, at a tissue point) to the MRI; its centre of mass
         // must land where the truth puts the blob's centre.
