@@ -56,9 +56,9 @@ let package = Package(
         // IBSI features and filters: voxel loops, optimised in debug so tests run real volumes.
         .target(name: "Radiomics", dependencies: ["VolumeIO"], swiftSettings: optimisedInDebug),
         // 2D/3D image registration: metric and gradient loops over every sample at every iteration.
-        .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore"], swiftSettings: optimisedInDebug),
+        .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore", "SlideIO", "Tiler"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "ZlibIO", "TestSupport"]),
         .testTarget(name: "RadiomicsTests", dependencies: ["Radiomics", "VolumeIO", "TestSupport"]),
         .testTarget(name: "RegistrationTests", dependencies: ["Registration", "VolumeIO", "ImageCore", "TestSupport"]),
-        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "Tabular", "VolumeIO", "TestSupport"]),
+        .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "Tabular", "VolumeIO", "Registration", "ImageCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

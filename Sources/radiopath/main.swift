@@ -18,13 +18,17 @@ struct RadioPath: ParsableCommand {
           radiopath cells slides/ --out c/    nuclei, features, QuPath detections
           radiopath pathomics slides/ --out p/   per-patch/slide pathomic tables
           radiopath radiomics --image ct.nii.gz --mask roi.nii.gz   IBSI features
+          radiopath register --fixed t2.nii.gz --fixed-mask gland.nii.gz
+              --slice 14 --moving section.svs --out reg/   slide ⇄ MRI
+          radiopath warp --transform reg/ --direction to-mri ...   map results
           radiopath synth slide --out s.tiff  a synthetic slide with known truth
         Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT
         layout), QuPath GeoJSON, PNG, CSV. `radiopath help <subcommand>` for more.
         """,
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
-                      ScoreCommand.self, HeatmapCommand.self, CellsCommand.self, PathomicsCommand.self, RadiomicsCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
+                      ScoreCommand.self, HeatmapCommand.self, CellsCommand.self, PathomicsCommand.self, RadiomicsCommand.self,
+                      RegisterCommand.self, WarpCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
     )
 }
 

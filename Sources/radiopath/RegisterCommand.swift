@@ -1,0 +1,248 @@
+import ArgumentParser
+import Foundation
+import ImageCore
+import Registration
+import VolumeIO
+
+/// `radiopath register`: one histology section onto one MRI slice (issue 8).
+struct RegisterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "register",
+        abstract: "Register a histology section to its MRI slice (rigid → similarity → affine → B-spline).",
+        discussion: """
+        Spaces: the MRI slice in LPS mm (x, y in the slice plane; z is the slice's
+        position) and the slide in level-0 px (top-left corner at 0, 0). The
+        section is read at --working-mpp (default: half the MRI pixel) with its
+        tissue mask (CLAM-style detector, or --moving-mask).
+        Under --out:
+          transform.json              what warp reads: spaces, MRI grid, slide scale
+          mri_to_slide_affine.tfm     ITK affine, MRI LPS mm → slide level-0 px
+          mri_displacement.nii        B-spline part as a displacement field on the
+                                      MRI slice grid (MRI mm → MRI mm), applied
+                                      before the affine: p → A(p + d(p))
+          stages/<stage>.tfm          each linear stage, MRI mm → slide px
+          report.json                 Dice, 95 % Hausdorff (mm), landmark TRE (mm),
+                                      cost, time per stage
+          qc/<n>_<stage>_checkerboard.png, qc/<n>_<stage>_contours.png
+        --landmarks CSV: fixed_x,fixed_y (MRI LPS mm), moving_x,moving_y (slide px).
+        A run whose final Dice is under --min-dice writes the report and QC but no
+        transform. Exit status: 0 done, 1 registration failed, 2 bad input.
+        """)
+
+    @Option(help: "MRI volume (NIfTI, NRRD or DICOM folder).") var fixed: String
+    @Option(name: .customLong("fixed-mask"), help: "Organ mask on the MRI grid.") var fixedMask: String
+    @Option(help: "MRI slice index (0-based) of the section.") var slice: Int?
+    @Option(name: .customLong("slice-range"), help: "Search slices a:b (inclusive) for the best match.") var sliceRange: String?
+    @Option(help: "Slide or section image (anything SlideIO opens, or PNG/JPEG/TIFF).") var moving: String?
+    @Option(name: .customLong("moving-mpp"), help: "µm per level-0 pixel of the section (overrides the file).") var movingMPP: Double?
+    @Option(name: .customLong("moving-mask"), help: "Mask image of the section (non-black = tissue), any size covering the slide.") var movingMask: String?
+    @Option(help: "RAPSODI histology stack JSON (file, µm/px, flip, rotation per section).") var stack: String?
+    @Option(help: "Section of --stack: 1-based number or key (slice1).") var section: String?
+    @Option(name: .customLong("working-mpp"), help: "µm/px at which the section is registered.") var workingMPP: Double?
+    @Option(help: "Landmark pairs CSV for TRE.") var landmarks: String?
+    @Flag(help: "The section is mirrored (left–right) relative to the MRI view.") var flip = false
+    @Option(help: "Rotation hint (degrees, CCW as displayed) that brings the section into the MRI view.") var rotation: Double?
+    @Flag(name: .customLong("linear-only"), help: "Stop after the affine stage.") var linearOnly = false
+    @Option(name: .customLong("min-dice"), help: "Below this final Dice no transform is written.") var minDice = 0.8
+    @Option(help: "Output folder (created if missing).") var out: String
+    @Flag(help: "Print a JSON summary on standard output.") var json = false
+
+    func run() throws {
+        let t0 = Date()
+        do {
+            try work(t0)
+        } catch let e as RegistrationError {
+            fail(e.reason, e.hint)
+        } catch let e as VolumeError {
+            fail("\(e.path): \(e.reason)", e.hint)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            fail("\(error)", "")
+        }
+    }
+
+    func fail(_ reason: String, _ hint: String, status: Int32 = 2) -> Never {
+        FileHandle.standardError.write(Data("✗ \(reason)\n\(hint.isEmpty ? "" : "  → \(hint)\n")".utf8))
+        Foundation.exit(status)
+    }
+
+    func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    func work(_ t0: Date) throws {
+        // Inputs.
+        var settings = Registration2DSettings()
+        settings.linearOnly = linearOnly
+        var movingPath = moving, mpp = movingMPP
+        var stackSection: HistologyStack.Section?
+        if let stack {
+            guard let section else { throw RegistrationError("--stack needs --section N (which section of \(stack))", hint: "e.g. --section 1") }
+            let st = try HistologyStack.read(stack)
+            let s = try st.section(section, file: stack)
+            stackSection = s
+            if movingPath == nil { movingPath = s.resolvedPath(root: (stack as NSString).deletingLastPathComponent) }
+            if mpp == nil { mpp = (s.mppX + s.mppY) / 2 }
+            let h = s.registrationHints
+            settings.flip = h.flip
+            settings.rotationHint = h.rotationDegrees
+        }
+        if flip || rotation != nil {
+            let a = rotation ?? 0
+            settings.flip = flip
+            settings.rotationHint = flip ? -a : a
+        }
+        guard let movingPath else { throw RegistrationError("no section: give --moving FILE (or --stack with --section)", hint: "") }
+        if slice != nil && sliceRange != nil { throw RegistrationError("give --slice or --slice-range, not both", hint: "") }
+        let mri = try VolumeFile.read(fixed)
+        let organ = try VolumeFile.read(fixedMask)
+        guard organ.hasSameGrid(as: mri) else {
+            throw RegistrationError("\(fixedMask): its grid (\(organ.size), spacing \(organ.spacing)) differs from \(fixed)'s (\(mri.size), spacing \(mri.spacing))",
+                                    hint: "resample the mask onto the MRI grid")
+        }
+        let range: ClosedRange<Int>
+        if let slice {
+            range = slice...slice
+        } else if let sliceRange {
+            let p = sliceRange.split(separator: ":").map { Int($0) }
+            guard p.count == 2, let a = p[0], let b = p[1], a <= b else {
+                throw RegistrationError("--slice-range \(sliceRange): expected a:b with a ≤ b", hint: "e.g. --slice-range 10:18")
+            }
+            range = a...b
+        } else {
+            throw RegistrationError("which MRI slice? give --slice K or --slice-range a:b", hint: "slices are 0-based, 0..<\(mri.size.z)")
+        }
+        guard range.lowerBound >= 0, range.upperBound < mri.size.z else {
+            throw RegistrationError("\(fixed): slice(s) \(range) outside the volume (0..<\(mri.size.z))", hint: "slices are 0-based")
+        }
+        let working = workingMPP ?? min(mri.spacing.x, mri.spacing.y) * 1000 / 2
+        note("reading \(movingPath) at \(String(format: "%.0f", working)) µm/px …")
+        let sec = try HistologySection.load(path: movingPath, mpp: mpp, workingMPP: working, maskPath: movingMask)
+        note("  \(sec.image.width)×\(sec.image.height) px, \(String(format: "%.4g", sec.mppX)) µm/px (\(sec.mppSource)), mask: \(sec.maskSource)")
+        let marks = try landmarks.map { try SectionRegistration.Landmarks.read($0) }
+
+        // Clear an earlier run's transform so a failure cannot leave a valid-looking one.
+        try FileManager.default.createDirectory(atPath: out + "/qc", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: out + "/stages", withIntermediateDirectories: true)
+        for f in [SectionTransform.manifestName, SectionTransform.affineName, SectionTransform.fieldName] {
+            try? FileManager.default.removeItem(atPath: out + "/" + f)
+        }
+
+        // Slice.
+        var candidates: [SectionRegistration.Candidate]?
+        var k = range.lowerBound
+        if range.count > 1 {
+            note("searching slices \(range.lowerBound)…\(range.upperBound) (linear stages) …")
+            let c = try SectionRegistration.searchSlices(mri: mri, mask: organ, range: range, section: sec, settings: settings) { note("  " + $0) }
+            guard let best = c.filter({ $0.score != nil }).min(by: { $0.score! < $1.score! }) else {
+                throw RegistrationError("no slice in \(range) could be registered (\(c.compactMap(\.note).first ?? "no organ"))", hint: "check the range and the masks")
+            }
+            k = best.slice
+            candidates = c
+            note("  best slice \(k)")
+        }
+        let fixedImage = try Image2D(slice: k, of: mri)
+        var fm = try Image2D(slice: k, of: organ)
+        for i in 0..<fm.pixels.count { fm.pixels[i] = fm.pixels[i] > 0.5 ? 1 : 0 }
+        guard fm.pixels.contains(1) else {
+            throw RegistrationError("\(fixedMask): no organ on slice \(k)", hint: "pick a slice through the organ (--slice-range searches)")
+        }
+
+        note("registering to slice \(k) …")
+        let result = try Registration2D(settings: settings).register(fixed: fixedImage, fixedMask: fm, moving: sec.image, movingMask: sec.mask)
+        var figures: [SectionRegistration.StageFigures] = []
+        var outputs: [String] = []
+        for (n, (report, t)) in SectionRegistration.stages(result).enumerated() {
+            let f = SectionRegistration.figures(report, t, fixedMask: fm, movingMask: sec.mask, section: sec, landmarks: marks)
+            figures.append(f)
+            var line = String(format: "  %-10@ Dice %.4f  HD95 %@  %.2f s", report.stage, f.dice, f.hausdorff95Mm.map { String(format: "%.2f mm", $0) } ?? "–", f.seconds)
+            if let m = f.treMeanMm { line += String(format: "  TRE mean %.3f mm (max %.3f)", m, f.treMaxMm ?? 0) }
+            note(line)
+            let warped = sec.image.resampled(onto: fixedImage, through: t, outside: Float(Self.median(sec.image.pixels)))
+            let warpedMask = sec.mask.warpedMask(onto: fm, through: t)
+            let title = String(format: "%@  Dice %.4f", report.stage, f.dice)
+            let stem = "qc/\(n)_\(report.stage)"
+            try AtomicFile.write(try PNGCodec.encode(RegistrationQC.checkerboard(fixed: fixedImage, warped: warped, title: title)), to: "\(out)/\(stem)_checkerboard.png")
+            try AtomicFile.write(try PNGCodec.encode(RegistrationQC.contours(fixed: fixedImage, fixedMask: fm, warpedMask: warpedMask, title: title)), to: "\(out)/\(stem)_contours.png")
+            outputs += ["\(stem)_checkerboard.png", "\(stem)_contours.png"]
+            if let m = t as? MatrixTransform2D {
+                try ITKTransformFile.write(SectionTransform.toPixels(m, mppX: sec.mppX, mppY: sec.mppY), to: "\(out)/stages/\(report.stage).tfm")
+                outputs.append("stages/\(report.stage).tfm")
+            }
+        }
+        let final = figures.last!
+        let ok = final.dice >= minDice
+        if ok {
+            let affine = result.deformable?.affine ?? result.affine
+            let field = result.deformable.map { DisplacementField2D(sampling: $0.bspline, on: fixedImage) }
+            let st = SectionTransform(affine: SectionTransform.toPixels(affine, mppX: sec.mppX, mppY: sec.mppY), field: field,
+                                      mri: .init(path: fixed, volume: mri, slice: k),
+                                      slide: .init(path: movingPath, width: sec.slideWidth, height: sec.slideHeight, mppX: sec.mppX, mppY: sec.mppY))
+            try st.write(folder: out)
+            outputs = [SectionTransform.manifestName, SectionTransform.affineName] + (field == nil ? [] : [SectionTransform.fieldName]) + outputs
+        }
+
+        let report = Report(
+            status: ok ? "ok" : "failed",
+            error: ok ? nil : String(format: "final Dice %.4f is under --min-dice %.2f: no transform written", final.dice, minDice),
+            version: RadioPath.version,
+            fixed: fixed, fixedMask: fixedMask, slice: k, sliceZMm: mri.point(ofIndex: SIMD3(0, 0, Double(k))).z,
+            sliceSelection: candidates == nil ? "given" : "searched \(range.lowerBound):\(range.upperBound), lowest cost + \(settings.maskWeight)·2(1 − Dice) after the affine stage",
+            candidates: candidates,
+            moving: movingPath, movingMppX: sec.mppX, movingMppY: sec.mppY, movingMppSource: sec.mppSource,
+            stackSection: stackSection?.key,
+            workingMpp: sec.image.spacing.x * 1000, workingSize: [sec.image.width, sec.image.height], movingMask: sec.maskSource,
+            flipHint: settings.flip, rotationHintDegrees: settings.rotationHint, landmarks: landmarks, landmarkCount: marks?.fixed.count,
+            spaces: [
+                "fixed": "MRI slice, LPS mm (x, y in the slice plane; z = sliceZMm)",
+                "moving": "slide level-0 px (top-left corner at 0, 0; pixel centres at i + 0.5)",
+                "transforms": "fixed → moving (ITK convention): mri_to_slide_affine.tfm maps MRI LPS mm to slide px after the displacement field (MRI mm → MRI mm)",
+                "measuredAt": "every stage figure uses that stage's transform: Dice and HD95 of the MRI mask vs the section mask resampled onto the MRI slice grid (threshold 0.5); TRE = distance (MRI mm) between each fixed landmark and its slide partner carried to the MRI by the stage's inverse",
+            ],
+            stages: figures, result: final, outputs: outputs, seconds: Date().timeIntervalSince(t0))
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try AtomicFile.write(try enc.encode(report), to: out + "/report.json")
+        let summary = String(format: "%@ slice %d: Dice %.4f, HD95 %@", ok ? "✓" : "✗", k, final.dice, final.hausdorff95Mm.map { String(format: "%.2f mm", $0) } ?? "–")
+            + (final.treMeanMm.map { String(format: ", TRE %.3f mm", $0) } ?? "") + String(format: ", %.1f s — report: %@/report.json", report.seconds, out)
+        note(summary)
+        if json {
+            let s: [String: Any] = ["status": report.status, "slice": k, "dice": final.dice, "hausdorff95_mm": final.hausdorff95Mm ?? NSNull(),
+                                    "tre_mean_mm": final.treMeanMm ?? NSNull(), "report": out + "/report.json", "out": out, "seconds": report.seconds]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]), as: UTF8.self))
+        }
+        if !ok {
+            note("  → \(report.error!); check the masks and the orientation hints (--flip, --rotation), or lower --min-dice")
+            throw ExitCode(1)
+        }
+    }
+
+    static func median(_ v: [Float]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : Double(s[s.count / 2]) }
+
+    struct Report: Encodable {
+        var status: String
+        var error: String?
+        var version: String
+        var fixed: String, fixedMask: String
+        var slice: Int
+        var sliceZMm: Double
+        var sliceSelection: String
+        var candidates: [SectionRegistration.Candidate]?
+        var moving: String
+        var movingMppX: Double, movingMppY: Double
+        var movingMppSource: String
+        var stackSection: String?
+        var workingMpp: Double
+        var workingSize: [Int]
+        var movingMask: String
+        var flipHint: Bool?
+        var rotationHintDegrees: Double?
+        var landmarks: String?
+        var landmarkCount: Int?
+        var spaces: [String: String]
+        var stages: [SectionRegistration.StageFigures]
+        var result: SectionRegistration.StageFigures
+        var outputs: [String]
+        var seconds: Double
+    }
+}
