@@ -22,7 +22,7 @@ struct RadioPath: ParsableCommand {
         """,
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
-                      ScoreCommand.self, HeatmapCommand.self, RadiomicsCommand.self, SynthCommand.self]
+                      ScoreCommand.self, HeatmapCommand.self, RadiomicsCommand.self, SynthCommand.self, StatusCommand.self]
     )
 }
 
