@@ -113,13 +113,13 @@ public final class Catalog: @unchecked Sendable {
 
     /// Takes the job if nobody live holds it and it is not finished: pending, or done but with
     /// outputs incomplete (`outputsComplete` false) or `force`, or failed with `retryFailed`
-    /// (or `force`), or running under a dead or silent worker.
+    /// (or `force`) or different parameters, or running under a dead or silent worker.
     public func claim(kind: String, slideID: String, input: String, outputsComplete: Bool, force: Bool = false,
                       retryFailed: Bool = false, parameters: JobParameters) throws -> Claim {
         lock.lock(); defer { lock.unlock() }
         return try db.immediate {
             let now = Date().timeIntervalSince1970
-            let rows = try db.query("SELECT status, attempts, host, pid, started, heartbeat, error FROM jobs WHERE kind = ? AND slide_id = ?",
+            let rows = try db.query("SELECT status, attempts, host, pid, started, heartbeat, error, params_hash FROM jobs WHERE kind = ? AND slide_id = ?",
                                     [.text(kind), .text(slideID)])
             var reclaimed: LockHolder?
             var attempts = 0
@@ -130,7 +130,9 @@ public final class Catalog: @unchecked Sendable {
                 case .done:
                     if outputsComplete && !force { return .alreadyDone }
                 case .failed:
-                    if !(retryFailed || force) { return .failedBefore(error: r[6].string ?? "unknown error") }
+                    // Same parameters, same failure: retried on request, or when the parameters changed (a fix).
+                    let sameParameters = r[7].string == parameters.paramsHash
+                    if !(retryFailed || force) && sameParameters { return .failedBefore(error: r[6].string ?? "unknown error") }
                 case .running:
                     let holder = LockHolder(host: r[2].string ?? "", pid: r[3].int ?? 0, started: r[4].double ?? 0, heartbeat: r[5].double ?? 0)
                     guard isStale(holder, now: now) else { return .heldElsewhere(holder) }

@@ -146,10 +146,12 @@ struct TileCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let labels = Dictionary(slides.map { ($0.slideID, $0.label) }, uniquingKeysWith: { a, _ in a })
-        let parameters = JobParameters(toolVersion: RadioPath.version, paramsHash: ArchiveOptions.hash(
-            params.text + "\nsave_patches=\(savePatches) \(patchFormat) \(patchQuality) \(badTiles)"))
-        let outcomes = BatchRunner.run(requests, jobs: jobs, work: { req in
-            tileWithCatalog(req, catalog: catalog, parameters: parameters, label: labels[req.slideID] ?? nil)
+        let parameterText = params.text + "\nsave_patches=\(savePatches) \(patchFormat) \(patchQuality) \(badTiles)"
+        let outcomes = BatchRunner.run(requests, jobs: jobs, work: { (req: TileRequest) -> CatalogOutcome<TileResult> in
+            // Per slide: a scale given for a slide that failed for want of one is a fix, so it is retried.
+            let parameters = JobParameters(toolVersion: RadioPath.version,
+                                           paramsHash: ArchiveOptions.hash(parameterText + "\nslide_mpp=\(req.mppOverride.map { "\($0)" } ?? "file")"))
+            return tileWithCatalog(req, catalog: catalog, parameters: parameters, label: labels[req.slideID] ?? nil)
         }) { _, o in
             progress.itemFinished(line: o.note ?? Self.statusLine(o.result), units: o.result.status == .done ? o.result.patches : 0)
         }

@@ -53,6 +53,10 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(try c.claim(kind: "tile", slideID: "a", input: "", outputsComplete: false, parameters: params), .failedBefore(error: "boom"))
         XCTAssertEqual(try c.claim(kind: "tile", slideID: "a", input: "", outputsComplete: false, retryFailed: true, parameters: params),
                        .granted(attempt: 3, reclaimed: nil))
+        XCTAssertTrue(try c.finish(kind: "tile", slideID: "a", outcome: JobOutcome(status: .failed, seconds: 0.1, error: "no scale")))
+        XCTAssertEqual(try c.claim(kind: "tile", slideID: "a", input: "", outputsComplete: false,
+                                   parameters: JobParameters(toolVersion: "test", paramsHash: "with a scale")),
+                       .granted(attempt: 4, reclaimed: nil), "changed parameters (a fix) retry a failed job")
         XCTAssertFalse(try other.finish(kind: "embed", slideID: "a", outcome: JobOutcome(status: .done, seconds: 0)), "no lock held: nothing recorded")
 
         let s = try CatalogSummary(catalog: c)
