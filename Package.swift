@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
         .target(name: "ImageCore", dependencies: ["CPNG", "CTurboJPEG", "CTIFF"], swiftSettings: optimisedInDebug),
         .target(name: "SlideIO", dependencies: ["COpenSlide", "CTIFF", "ImageCore"]),
@@ -30,7 +31,7 @@ let package = Package(
         .target(name: "Tiler", dependencies: ["SlideIO", "ImageCore", "PatchBag"]),
         .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG"]),
         .target(name: "Tabular"),
-        .target(name: "Archive", dependencies: ["Tabular"]),
+        .target(name: "Archive", dependencies: ["Tabular", "CSQLite"]),
         // Inference and hashing are optimised in debug builds too: `swift test` runs real
         // networks on real patches, which unoptimised Swift makes 20× slower.
         .target(name: "SafeTensors"),

@@ -7,7 +7,11 @@ public struct SlideInput: Sendable, Equatable {
     public var path: String
     public var slideID: String
     public var mpp: Double?
-    public init(path: String, slideID: String, mpp: Double? = nil) { self.path = path; self.slideID = slideID; self.mpp = mpp }
+    /// The manifest's `label` column, when there is one (recorded in the catalog).
+    public var label: String?
+    public init(path: String, slideID: String, mpp: Double? = nil, label: String? = nil) {
+        self.path = path; self.slideID = slideID; self.mpp = mpp; self.label = label
+    }
 }
 
 /// An input that cannot become a job (missing file, duplicate id, bad manifest row).
@@ -26,7 +30,7 @@ public enum SlideInputs {
     ]
 
     /// Expands arguments in order. A `.csv` argument is a manifest (columns `path` or `slide`,
-    /// optional `slide_id` and `mpp`; relative paths are relative to the CSV). A folder adds the
+    /// optional `slide_id`, `mpp` and `label`; relative paths are relative to the CSV). A folder adds the
     /// slide files in it (sorted; subfolders too when `recursive`). Anything else is a slide file.
     public static func expand(_ arguments: [String], recursive: Bool = false) -> (inputs: [SlideInput], problems: [InputProblem]) {
         var inputs: [SlideInput] = []
@@ -106,7 +110,7 @@ public enum SlideInputs {
             throw InputProblem(path: path, reason: "manifest has no 'path' or 'slide' column (header: \(rows.header.joined(separator: ",")))",
                                hint: "add a header row such as: path,slide_id,mpp")
         }
-        let idCol = rows.column("slide_id"), mppCol = rows.column("mpp")
+        let idCol = rows.column("slide_id"), mppCol = rows.column("mpp"), labelCol = rows.column("label")
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         var out: [SlideInput] = []
         for (n, row) in rows.rows.enumerated() {
@@ -121,7 +125,8 @@ public enum SlideInputs {
                 mpp = v
             }
             let id = idCol.map { row[$0].trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 } ?? slideID(for: resolved)
-            out.append(SlideInput(path: resolved, slideID: id, mpp: mpp))
+            let label = labelCol.map { row[$0].trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+            out.append(SlideInput(path: resolved, slideID: id, mpp: mpp, label: label))
         }
         return out
     }

@@ -36,8 +36,12 @@ struct EmbedRunCommand: ParsableCommand {
 
         Slides whose features exist are skipped, so rerunning resumes (--force
         redoes them). A bad slide (missing, changed since tiling, corrupt,
-        NaN/Inf output) is reported with the fix and the others go on.
-        Exit status: 0 all done or skipped, 1 some failed, 2 bad arguments.
+        NaN/Inf output) is reported with the fix and the others go on; a
+        rerun skips it (with a note) unless --retry-failed. The catalog
+        --out/radiopath.sqlite records every job (kind embed:<encoder>); any
+        number of workers may share one --out. --shard i/n splits the slides.
+        Exit status: 0 all done or skipped, 1 some failed (now or earlier),
+        2 bad arguments.
 
         Encoders (radiopath embed list): pathomic-v1 (default, built in, no
         weights), resnet50-trunc, vit-s16, vit-b16, vit-l16 (with --weights
@@ -92,6 +96,8 @@ struct EmbedRunCommand: ParsableCommand {
     @Flag(help: "Print the per-slide results as JSON on standard output.")
     var json = false
 
+    @OptionGroup var archive: ArchiveOptions
+
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -119,6 +125,8 @@ struct EmbedRunCommand: ParsableCommand {
             throw ExitCode(2)
         }
         BatchRunner.removeStaleTemporaryFiles(in: [featuresDir, "\(root)/patches"])
+        let catalog = try archive.openCatalog(root)
+        let kind = "embed:\(enc.name)"
         let command = (["radiopath"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 
         let (bags, slides, problems) = Self.classify(inputs, recursive: recursive)
@@ -136,6 +144,15 @@ struct EmbedRunCommand: ParsableCommand {
         }
         var jobs: [(bag: String, id: String, tile: SlideInput?)] = bags.map { ($0, URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, nil) }
         jobs += slides.map { ("\(root)/patches/\($0.slideID).h5", $0.slideID, $0) }
+        if let shard = archive.parsedShard { jobs = shard.select(jobs) { $0.id } }
+        do { try catalog.addPending(kind: kind, jobs: jobs.map { ($0.id, $0.tile?.path ?? $0.bag) }) } catch {
+            FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let provenance = enc.provenance.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let parameters = JobParameters(toolVersion: RadioPath.version, paramsHash: ArchiveOptions.hash(
+            "\(enc.name) \(provenance) \(sizeMismatch) \(badTiles) preset=\(preset)"))
+        var failedBefore = 0, elsewhere = 0
         for job in jobs {
             if BatchRunner.isStopRequested { break }
             var req = EmbedRequest(bagPath: job.bag, slideID: job.id, outputPath: "\(featuresDir)/\(job.id).h5",
@@ -146,12 +163,43 @@ struct EmbedRunCommand: ParsableCommand {
             req.sizeMismatch = sizeMismatch
             req.badTiles = badTiles
             req.force = force
-            if let slide = job.tile, let failure = tileFirst(slide, root: root, contract: enc.contract) {
-                results.append(failure)
-                progress.itemFinished(line: Self.statusLine(failure), units: 0)
+            let input = job.tile?.path ?? job.bag
+            let claim: Claim
+            do {
+                claim = try catalog.claim(kind: kind, slideID: job.id, input: input, outputsComplete: PatchBag.isComplete(path: req.outputPath),
+                                          force: force, retryFailed: archive.retryFailed, parameters: parameters)
+            } catch {
+                let r = EmbedResult(slideID: job.id, bag: job.bag, output: req.outputPath, status: .failed, error: "\(error)", hint: "rerun; the slide was not started")
+                results.append(r)
+                progress.itemFinished(line: Self.statusLine(r), units: 0)
                 continue
             }
-            let r = EmbedJob.run(req, encoder: enc) { n in progress.advance(units: n, label: job.id) }
+            var reclaimed: LockHolder?, attempt = 0
+            switch claim {
+            case .alreadyDone: break
+            case .failedBefore(let error):
+                failedBefore += 1
+                results.append(EmbedResult(slideID: job.id, bag: job.bag, output: req.outputPath, status: .skipped,
+                                           error: "failed in an earlier run: \(error)", hint: "--retry-failed retries it"))
+                progress.itemFinished(line: "· \(job.id): failed in an earlier run (\(error)) — --retry-failed retries it", units: 0)
+                continue
+            case .heldElsewhere(let holder):
+                elsewhere += 1
+                results.append(EmbedResult(slideID: job.id, bag: job.bag, output: req.outputPath, status: .skipped, hint: "another worker (\(holder)) is embedding it"))
+                progress.itemFinished(line: "· \(job.id): another worker (\(holder)) is on it", units: 0)
+                continue
+            case .granted(let a, let r): attempt = a; reclaimed = r
+            }
+            var r: EmbedResult
+            if let slide = job.tile, let failure = tileFirst(slide, root: root, contract: enc.contract) {
+                r = failure
+            } else {
+                r = EmbedJob.run(req, encoder: enc) { n in progress.advance(units: n, label: job.id) }
+            }
+            if case .granted = claim {
+                if let h = reclaimed { r.warnings.append("took over from \(h), which stopped (attempt \(attempt))") }
+                record(r, kind: kind, job: job, catalog: catalog)
+            }
             results.append(r)
             progress.itemFinished(line: Self.statusLine(r), units: 0)
         }
@@ -166,10 +214,30 @@ struct EmbedRunCommand: ParsableCommand {
         var line = String(format: "embed (%@): %d done, %d skipped, %d failed; %d patches in %.1f s (%.1f patches/s) → %@",
                           enc.name, done.count, skipped, failed, patches, progress.elapsedSeconds,
                           Double(patches) / max(progress.elapsedSeconds, 1e-9), featuresDir)
+        if failedBefore > 0 { line += " (\(failedBefore) failed in an earlier run: --retry-failed retries them)" }
+        if elsewhere > 0 { line += " (\(elsewhere) being done by other workers)" }
         if notStarted > 0 { line += " (\(notStarted) not started: interrupted; rerun to resume)" }
         FileHandle.standardError.write(Data((line + "\n").utf8))
         if json { print(String(decoding: try TileCommand.encoder.encode(results), as: UTF8.self)) }
-        if failed > 0 || notStarted > 0 { throw ExitCode(1) }
+        if failed > 0 || notStarted > 0 || failedBefore > 0 { throw ExitCode(1) }
+    }
+
+    /// Records a claimed job's outcome, outputs and slide in the catalog.
+    func record(_ r: EmbedResult, kind: String, job: (bag: String, id: String, tile: SlideInput?), catalog: Catalog) {
+        let outcome = JobOutcome(status: r.status == .failed ? .failed : .done, seconds: r.seconds, units: r.patches,
+                                 error: r.error, hint: r.hint, outputs: r.status == .failed ? [] : ArchiveOptions.outputs([r.output]))
+        var slide: SlideRecord?
+        if let path = job.tile?.path ?? r.slide {
+            slide = SlideRecord.file(path, slideID: job.id)
+            slide?.label = job.tile?.label
+        }
+        do {
+            if try !catalog.finish(kind: kind, slideID: job.id, outcome: outcome, slide: slide) {
+                FileHandle.standardError.write(Data("! \(job.id): another worker took this slide over while it ran; its record stands\n".utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("! \(job.id): not recorded in the catalog (\(error)); a rerun records it\n".utf8))
+        }
     }
 
     /// Tiles a slide at the encoder's patch size and scale unless its bag exists; returns a

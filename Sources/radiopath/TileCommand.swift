@@ -1,6 +1,7 @@
 import Archive
 import ArgumentParser
 import Foundation
+import PatchBag
 import Tabular
 import ImageCore
 import SlideIO
@@ -25,9 +26,14 @@ struct TileCommand: ParsableCommand {
 
         Slides whose patch bag exists are skipped, so rerunning after an
         interruption resumes (--force redoes them). A slide that fails is
-        reported with the reason and the fix; the others go on.
-        Exit status: 0 all done or skipped, 1 some failed, 2 bad arguments or
-        unwritable --out.
+        reported with the reason and the fix; the others go on, and a rerun
+        skips it (with a note) unless --retry-failed.
+        The catalog --out/radiopath.sqlite records every slide and job; any
+        number of workers may share one --out (each slide is done once; a
+        killed worker's slide is taken over). `radiopath status --out` shows it.
+        --shard i/n splits the slides among n workers.
+        Exit status: 0 all done or skipped, 1 some failed (now or earlier),
+        2 bad arguments or unwritable --out.
 
         Presets (--preset, files in Tiling/): \(PresetLibrary.available().joined(separator: ", ")).
         Keys for --set KEY=VALUE:
@@ -94,6 +100,8 @@ struct TileCommand: ParsableCommand {
     @Flag(help: "Print the run record as JSON on standard output.")
     var json = false
 
+    @OptionGroup var archive: ArchiveOptions
+
     func run() throws {
         let params = try resolvedPreset()
         let root = URL(fileURLWithPath: out).standardizedFileURL.path
@@ -101,7 +109,9 @@ struct TileCommand: ParsableCommand {
         let layout = TileOutputLayout(root: root)
         BatchRunner.removeStaleTemporaryFiles(in: layout.folders)
 
-        let (slides, problems) = SlideInputs.expand(inputs, recursive: recursive)
+        let catalog = try archive.openCatalog(root)
+        var (slides, problems) = SlideInputs.expand(inputs, recursive: recursive)
+        if let shard = archive.parsedShard { slides = shard.select(slides) { $0.slideID } }
         let mppTable = try mppCSV.map { path -> [String: Double] in
             do { return try SlideInputs.readMPPTable(path: path) } catch {
                 throw ValidationError("--mpp-csv \(error)")
@@ -131,10 +141,24 @@ struct TileCommand: ParsableCommand {
             r.patchImages = imageOptions
             return r
         }
-        let results = BatchRunner.run(requests, jobs: jobs, work: TileJob.run) { _, r in
-            progress.itemFinished(line: Self.statusLine(r), units: r.status == .done ? r.patches : 0)
+        do { try catalog.addPending(kind: Self.jobKind, jobs: requests.map { ($0.slideID, $0.slidePath) }) } catch {
+            FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let labels = Dictionary(slides.map { ($0.slideID, $0.label) }, uniquingKeysWith: { a, _ in a })
+        let parameterText = params.text + "\nsave_patches=\(savePatches) \(patchFormat) \(patchQuality) \(badTiles)"
+        let outcomes = BatchRunner.run(requests, jobs: jobs, work: { (req: TileRequest) -> CatalogOutcome<TileResult> in
+            // Per slide: a scale given for a slide that failed for want of one is a fix, so it is retried.
+            let parameters = JobParameters(toolVersion: RadioPath.version,
+                                           paramsHash: ArchiveOptions.hash(parameterText + "\nslide_mpp=\(req.mppOverride.map { "\($0)" } ?? "file")"))
+            return tileWithCatalog(req, catalog: catalog, parameters: parameters, label: labels[req.slideID] ?? nil)
+        }) { _, o in
+            progress.itemFinished(line: o.note ?? Self.statusLine(o.result), units: o.result.status == .done ? o.result.patches : 0)
         }
         progress.finish()
+        let results = outcomes.map { $0?.result }
+        let failedBefore = outcomes.filter { $0?.claim == .failedBefore }.count
+        let elsewhere = outcomes.filter { $0?.claim == .elsewhere }.count
 
         var all = results.compactMap { $0 }
         all += problems.map { TileResult(slideID: SlideInputs.slideID(for: $0.path), path: $0.path, status: .failed, error: $0.reason, hint: $0.hint) }
@@ -146,12 +170,61 @@ struct TileCommand: ParsableCommand {
         let failed = all.filter { $0.status == .failed }.count
         let patches = all.reduce(0) { $0 + $1.patches }
         var line = "tile: \(done) done, \(skipped) skipped, \(failed) failed; \(patches) patches in \(String(format: "%.1f", progress.elapsedSeconds)) s → \(root)"
+        if let shard = archive.parsedShard { line += " (shard \(shard): \(slides.count) slides)" }
+        if failedBefore > 0 { line += " (\(failedBefore) failed in an earlier run: --retry-failed retries them)" }
+        if elsewhere > 0 { line += " (\(elsewhere) being done by other workers)" }
         if notStarted > 0 { line += " (\(notStarted) not started: interrupted; rerun to resume)" }
         FileHandle.standardError.write(Data((line + "\n").utf8))
         if json {
             print(String(decoding: try Self.encoder.encode(all), as: UTF8.self))
         }
-        if failed > 0 || notStarted > 0 { throw ExitCode(1) }
+        if failed > 0 || notStarted > 0 || failedBefore > 0 { throw ExitCode(1) }
+    }
+
+    static let jobKind = "tile"
+
+    /// One slide through the catalog: claim it, tile it, record the outcome and outputs.
+    func tileWithCatalog(_ req: TileRequest, catalog: Catalog, parameters: JobParameters, label: String?) -> CatalogOutcome<TileResult> {
+        let layout = req.layout, id = req.slideID
+        let complete = PatchBag.isComplete(path: layout.bag(id))
+            && (req.patchImages == nil || FileManager.default.fileExists(atPath: layout.patchImages(id)))
+        let claim: Claim
+        do {
+            claim = try catalog.claim(kind: Self.jobKind, slideID: id, input: req.slidePath, outputsComplete: complete, force: req.force,
+                                      retryFailed: archive.retryFailed, parameters: parameters)
+        } catch {
+            return CatalogOutcome(result: TileResult(slideID: id, path: req.slidePath, status: .failed, error: "\(error)", hint: "rerun; the slide was not started"))
+        }
+        switch claim {
+        case .alreadyDone:
+            return CatalogOutcome(result: TileJob.run(req))
+        case .failedBefore(let error):
+            let r = TileResult(slideID: id, path: req.slidePath, status: .skipped, error: "failed in an earlier run: \(error)", hint: "--retry-failed retries it")
+            return CatalogOutcome(result: r, claim: .failedBefore, note: "· \(id): failed in an earlier run (\(error)) — --retry-failed retries it")
+        case .heldElsewhere(let holder):
+            let r = TileResult(slideID: id, path: req.slidePath, status: .skipped, hint: "another worker (\(holder)) is tiling it")
+            return CatalogOutcome(result: r, claim: .elsewhere, note: "· \(id): another worker (\(holder)) is on it")
+        case .granted(let attempt, let reclaimed):
+            var r = TileJob.run(req)
+            if let h = reclaimed { r.warnings.append("took over from \(h), which stopped (attempt \(attempt))") }
+            var slide = SlideRecord.file(req.slidePath, slideID: id)
+            slide.mpp = r.mpp; slide.mppSource = r.mppSource; slide.label = label
+            if r.status != .failed, let bag = try? PatchBag.read(path: layout.bag(id)), case .string(let q)? = bag.fileAttributes["slide_quickhash"] {
+                slide.quickhash = q
+            }
+            let outputs = r.status == .failed ? [] : ArchiveOptions.outputs([layout.bag(id), layout.mask(id), layout.contours(id), layout.preview(id)]
+                                                                            + (req.patchImages == nil ? [] : [layout.patchImages(id)]))
+            let outcome = JobOutcome(status: r.status == .failed ? .failed : .done, seconds: r.seconds, units: r.patches,
+                                     error: r.error, hint: r.hint, outputs: outputs)
+            do {
+                if try !catalog.finish(kind: Self.jobKind, slideID: id, outcome: outcome, slide: slide) {
+                    r.warnings.append("another worker took this slide over while it ran (silent past --stale-after); its record stands")
+                }
+            } catch {
+                r.warnings.append("not recorded in the catalog (\(error)); a rerun records it")
+            }
+            return CatalogOutcome(result: r)
+        }
     }
 
     static let encoder: JSONEncoder = {

@@ -1,0 +1,125 @@
+import Archive
+import ArgumentParser
+import Foundation
+import ImageCore
+
+/// `radiopath status DIR`: what the catalog of an output folder says.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Summarise an output folder's catalog: slides, jobs done/failed/running/pending, failures.",
+        discussion: """
+        Reads DIR/\(Catalog.fileName), which `tile` and `embed` keep up to date
+        (also while they run, from any number of workers). Shows per job kind
+        how many slides are pending, running (and whether their worker is
+        gone), done or failed, the time spent, and every failure with its
+        error; --json prints the same as JSON on standard output.
+        Exit status: 0 read, 2 no catalog or an unreadable one.
+        """)
+
+    @Argument(help: "Output folder (the --out of tile or embed).")
+    var dir: String
+
+    @Flag(help: "Print JSON on standard output.")
+    var json = false
+
+    @Option(name: .customLong("stale-after"), help: "Seconds without a heartbeat after which a running job counts as stale.")
+    var staleAfter: Double = 1800
+
+    func run() throws {
+        let root = URL(fileURLWithPath: dir).standardizedFileURL.path
+        let summary: CatalogSummary
+        do {
+            let catalog = try Catalog(folder: root, readOnly: true)
+            catalog.staleAfter = staleAfter
+            summary = try CatalogSummary(catalog: catalog)
+        } catch {
+            FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if json {
+            print(String(decoding: try TileCommand.encoder.encode(summary), as: UTF8.self))
+        } else {
+            print(Self.text(summary))
+        }
+    }
+
+    static func text(_ s: CatalogSummary) -> String {
+        var lines = ["\(s.catalog): \(s.slides) slides"]
+        for k in s.kinds {
+            var l = "  \(k.kind.padding(toLength: max(8, k.kind.count), withPad: " ", startingAt: 0))  \(k.done) done, \(k.failed) failed, \(k.running) running"
+            if k.stale > 0 { l += " (\(k.stale) stale: worker gone; a rerun takes them over)" }
+            l += ", \(k.pending) pending · \(k.units) patches · " + String(format: "%.1f s of work", k.seconds)
+            if k.done > 0 { l += String(format: " (%.2f s per done slide)", k.seconds / Double(k.done)) }
+            lines.append(l)
+        }
+        if s.kinds.isEmpty { lines.append("  no jobs recorded yet") }
+        for r in s.running {
+            lines.append("  ▸ \(r.kind) \(r.slideID): running on \(r.holder?.description ?? "?")" + (r.stale == true ? " — stale" : ""))
+        }
+        if !s.failures.isEmpty { lines.append("failures (rerun with --retry-failed after fixing):") }
+        for f in s.failures {
+            lines.append("  ✗ \(f.kind) \(f.slideID) (\(f.input ?? "?"), \(f.attempts) attempt\(f.attempts == 1 ? "" : "s")): \(f.error ?? "no error text")")
+            if let h = f.hint { lines.append("    → \(h)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Catalog options shared by the batch commands (tile, embed).
+struct ArchiveOptions: ParsableArguments {
+    @Option(help: "Do only shard i of n (1 to n) of the slides, dealt by sorted slide id: --shard 2/8.")
+    var shard: String?
+
+    @Flag(name: .customLong("retry-failed"), help: "Retry slides the catalog records as failed (otherwise they are skipped with a note).")
+    var retryFailed = false
+
+    @Option(name: .customLong("stale-after"), help: "Seconds without a heartbeat before another worker's slide is taken over (on this host: as soon as its process is gone).")
+    var staleAfter: Double = 1800
+
+    func validate() throws {
+        if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") } }
+        guard staleAfter > 0 else { throw ValidationError("--stale-after must be positive seconds") }
+    }
+
+    var parsedShard: Shard? { shard.flatMap { try? Shard(parsing: $0) } }
+
+    /// Opens the output folder's catalog with a heartbeat, or says why not and exits 2.
+    func openCatalog(_ root: String) throws -> Catalog {
+        do {
+            let c = try Catalog(folder: root, toolVersion: RadioPath.version)
+            c.staleAfter = staleAfter
+            c.startHeartbeat(every: min(60, staleAfter / 4))
+            return c
+        } catch {
+            FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    /// Size and SHA-256 of each output that exists (folders: path only).
+    static func outputs(_ paths: [String]) -> [OutputRecord] {
+        paths.compactMap { p in
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { return nil }
+            if isDir.boolValue { return OutputRecord(path: p) }
+            let size = ((try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? NSNumber)?.intValue
+            return OutputRecord(path: p, size: size, sha256: try? SHA256.hexDigest(ofFile: p))
+        }
+    }
+
+    static func hash(_ text: String) -> String {
+        var h = SHA256()
+        Array(text.utf8).withUnsafeBytes { h.update($0) }
+        return h.finish().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A batch command's per-slide result plus what the catalog said when it was claimed.
+struct CatalogOutcome<Result> {
+    enum ClaimNote { case worked, failedBefore, elsewhere }
+    var result: Result
+    var claim: ClaimNote = .worked
+    /// Status line replacing the command's usual one.
+    var note: String?
+}
