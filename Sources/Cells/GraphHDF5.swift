@@ -67,22 +67,22 @@ public enum GraphHDF5 {
 
         do {
             try AtomicFile.produce(path) { tmp in
-                try GraphH5.locked {
-                    let file = try GraphH5.createFile(tmp)
+                try HDF5.locked {
+                    let file = try HDF5.createFile(tmp)
                     var closed = false
                     defer { if !closed { H5Fclose(file) } }
                     try writeNodes(file, graph, nodeFeatures, f0, f, location)
                     try writeEdges(file, graph)
                     try GraphH5.writeStrings(file, "feature_names", names)
-                    try GraphH5.writeAttributes(file, attrs)
+                    try HDF5.writeAttributes(file, attrs, owner: "the graph file")
                     closed = true
-                    try GraphH5.check(H5Fclose(file), "close the file")
+                    try HDF5.check(H5Fclose(file), "close the file")
                 }
                 // Flush before the rename so a crash cannot leave a complete name with empty content.
                 let fd = open(tmp, O_RDONLY | O_CLOEXEC)
                 if fd >= 0 { _ = fsync(fd); close(fd) }
             }
-        } catch let e as GraphH5.Failure {
+        } catch let e as H5Failure {
             throw CellGraphError("\(path): cannot \(e.step): \(e.reason); check free disk space and the output folder, then rerun")
         } catch let e as CellGraphError {
             throw e

@@ -1,12 +1,12 @@
 import CHDF5
 import Foundation
 
-/// A failed HDF5 call, before the public layer ties it to the bag's path.
-struct H5Failure: Error {
+/// A failed HDF5 call, before the public layer ties it to the file's path.
+public struct H5Failure: Error {
     /// The step that failed, e.g. "create dataset coords".
-    let step: String
+    public let step: String
     /// The concise cause taken from the HDF5 error stack.
-    let reason: String
+    public let reason: String
 }
 
 extension H5Failure {
@@ -19,7 +19,8 @@ extension H5Failure {
     }
 }
 
-/// Every HDF5 call of the process goes through `HDF5.locked`.
+/// Every HDF5 call of the process goes through `HDF5.locked` (other modules that write HDF5,
+/// such as Cells' graph writer, use it too, so there is exactly one lock).
 ///
 /// Why one process-wide lock: a libhdf5 built without `--enable-threadsafe` (conda, Homebrew,
 /// many source builds — and what the brief assumes for Debian) keeps global state (the ID
@@ -31,12 +32,12 @@ extension H5Failure {
 /// may therefore read and write bags from as many threads as they like; HDF5 work itself
 /// runs one at a time, which is fine because a bag is small next to the slide reading that
 /// produced it.
-enum HDF5 {
+public enum HDF5 {
     private static let lock = NSLock()
 
     /// Runs `body` holding the module's HDF5 lock, with HDF5's automatic error printing off
     /// (the setting is per thread in thread-safe builds, hence on every entry).
-    static func locked<T>(_ body: () throws -> T) rethrows -> T {
+    public static func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         H5Eset_auto2(rp_h5e_default(), nil, nil)
@@ -44,13 +45,15 @@ enum HDF5 {
         return try body()
     }
 
+    /// Returns `id`, or throws an `H5Failure` for `step` with the error stack's cause when it is negative.
     @discardableResult
-    static func check(_ id: hid_t, _ step: @autoclosure () -> String) throws -> hid_t {
+    public static func check(_ id: hid_t, _ step: @autoclosure () -> String) throws -> hid_t {
         if id < 0 { throw H5Failure(step: step(), reason: errorStackReason()) }
         return id
     }
 
-    static func check(_ status: herr_t, _ step: @autoclosure () -> String) throws {
+    /// Throws an `H5Failure` for `step` with the error stack's cause when `status` is negative.
+    public static func check(_ status: herr_t, _ step: @autoclosure () -> String) throws {
         if status < 0 { throw H5Failure(step: step(), reason: errorStackReason()) }
     }
 
@@ -87,7 +90,7 @@ enum HDF5 {
     /// Creates (truncates) `path` for writing, with STRONG close (H5Fclose really closes the
     /// file, and fails loudly, before the caller renames it) and no file locking (nobody else
     /// knows a temporary name, so locks only add failure modes on NFS and Lustre).
-    static func createFile(_ path: String) throws -> hid_t {
+    public static func createFile(_ path: String) throws -> hid_t {
         let fapl = try check(H5Pcreate(rp_h5p_file_access()), "create file access properties")
         defer { H5Pclose(fapl) }
         try check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set the file close degree")
@@ -216,7 +219,7 @@ enum HDF5 {
 
     /// Writes `attrs` on `loc` (a dataset, or a file id for the root group) in key order, so
     /// the file's bytes do not depend on dictionary order.
-    static func writeAttributes(_ loc: hid_t, _ attrs: [String: HDF5Value], owner: String) throws {
+    public static func writeAttributes(_ loc: hid_t, _ attrs: [String: HDF5Value], owner: String) throws {
         for key in attrs.keys.sorted() {
             try writeAttribute(loc, key, attrs[key]!, owner: owner)
         }

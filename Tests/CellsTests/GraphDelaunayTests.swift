@@ -7,7 +7,7 @@ import TestSupport
 /// random points, structural validity (exact predicates) on grids, clusters and degenerate input.
 final class GraphDelaunayTests: XCTestCase {
     func testRandomPointsMatchScipyDelaunay() throws {
-        var rng = GraphRNG(1)
+        var rng = SeededRNG(1)
         let pts = (0..<3000).map { _ in SIMD2(Double.random(in: 0..<2000, using: &rng), Double.random(in: 0..<1500, using: &rng)) }
         let d = Delaunay(points: pts)
         try assertValid(d, pts)
@@ -30,7 +30,7 @@ final class GraphDelaunayTests: XCTestCase {
     func testGridIsValidAndComplete() throws {
         var pts: [SIMD2<Double>] = []
         for y in 0..<30 { for x in 0..<30 { pts.append(SIMD2(Double(x) * 7.5 + 100, Double(y) * 7.5 + 50)) } }
-        var rng = GraphRNG(2)
+        var rng = SeededRNG(2)
         pts.shuffle(using: &rng)
         let d = Delaunay(points: pts)
         try assertValid(d, pts)
@@ -44,7 +44,7 @@ final class GraphDelaunayTests: XCTestCase {
 
     /// Clustered nuclei with duplicates, collinear rows and near-duplicates: a valid triangulation.
     func testClusteredDuplicatesCollinearRowsAreValid() throws {
-        var rng = GraphRNG(3)
+        var rng = SeededRNG(3)
         var pts: [SIMD2<Double>] = []
         for _ in 0..<40 {
             let c = SIMD2(Double.random(in: 0..<5000, using: &rng), Double.random(in: 0..<5000, using: &rng))
@@ -67,7 +67,7 @@ final class GraphDelaunayTests: XCTestCase {
 
     /// Random points on small integer lattices: many duplicates, collinear and cocircular sets.
     func testHighlyDegenerateLatticesAreValid() throws {
-        var rng = GraphRNG(5)
+        var rng = SeededRNG(5)
         for trial in 0..<200 {
             let side = Int.random(in: 2...12, using: &rng), count = Int.random(in: 0...150, using: &rng)
             let pts = (0..<count).map { _ in SIMD2(Double(Int.random(in: 0..<side, using: &rng)) * 0.37,
@@ -120,7 +120,7 @@ final class GraphDelaunayTests: XCTestCase {
     /// Voronoi cells clipped to the convex hull against shapely (GEOS) `voronoi_polygons ∩ hull`,
     /// per nucleus: area within 1e-9 relative, perimeter within 1e-9 relative; areas tile the hull.
     func testClippedVoronoiMatchesShapely() throws {
-        var rng = GraphRNG(4)
+        var rng = SeededRNG(4)
         let pts = (0..<600).map { _ in SIMD2(Double.random(in: 0..<800, using: &rng), Double.random(in: 0..<600, using: &rng)) }
         let d = Delaunay(points: pts)
         let cells = VoronoiCells(positions: pts, delaunay: d, clip: .convexHull)
@@ -217,22 +217,9 @@ func assertValid(_ d: Delaunay, _ pts: [SIMD2<Double>], file: StaticString = #fi
     }
 }
 
-func gaussian(_ rng: inout GraphRNG) -> Double {
+func gaussian(_ rng: inout SeededRNG) -> Double {
     let u = Double.random(in: Double.ulpOfOne..<1, using: &rng), v = Double.random(in: 0..<1, using: &rng)
     return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-}
-
-/// SplitMix64, so failures reproduce.
-struct GraphRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A Python peer session: arrays written as raw float64/int64 files into a scratch folder, one

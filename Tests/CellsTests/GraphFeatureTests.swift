@@ -77,7 +77,7 @@ final class GraphFeatureTests: XCTestCase {
     /// Every HistomicsTK-family statistic within 1e-9 relative (1e-12 absolute near 0); kNN extras
     /// the same against networkx.
     func testMatchesHistomicsTKDefinitions() throws {
-        var rng = GraphRNG(20)
+        var rng = SeededRNG(20)
         let mpp = 0.5
         // Nuclei-like spacing: jittered grid of ~9 µm plus clusters.
         var pts: [SIMD2<Double>] = []

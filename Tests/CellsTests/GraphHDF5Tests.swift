@@ -38,7 +38,7 @@ final class GraphHDF5Tests: XCTestCase {
     """
 
     func testKNNGraphLoadsAsPyGArrays() throws {
-        var rng = GraphRNG(30)
+        var rng = SeededRNG(30)
         let pts = (0..<500).map { _ in SIMD2(Double.random(in: 10_000..<10_400, using: &rng), Double.random(in: 5_000..<5_300, using: &rng)) }
         let g = CellGraph.knn(positions: pts, micronsPerPixel: 0.25)
         let names = ["area_um2", "h_mean"]

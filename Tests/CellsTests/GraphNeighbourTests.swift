@@ -7,7 +7,7 @@ import TestSupport
 /// against networkx.
 final class GraphNeighbourTests: XCTestCase {
     private func clusteredPoints(_ seed: UInt64, _ n: Int) -> [SIMD2<Double>] {
-        var rng = GraphRNG(seed)
+        var rng = SeededRNG(seed)
         var pts: [SIMD2<Double>] = []
         let centres = (0..<8).map { _ in SIMD2(Double.random(in: 0..<3000, using: &rng), Double.random(in: 0..<3000, using: &rng)) }
         for i in 0..<n {

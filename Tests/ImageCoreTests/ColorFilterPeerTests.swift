@@ -1,5 +1,6 @@
 import XCTest
 import ImageCore
+import TestSupport
 
 /// HSV, median, thresholds and nearest resize against OpenCV / SciPy / scikit-image.
 final class ColorFilterPeerTests: XCTestCase {

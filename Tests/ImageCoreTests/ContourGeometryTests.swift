@@ -1,5 +1,6 @@
 import XCTest
 import ImageCore
+import TestSupport
 
 /// Contours, polygon fill and geometry; hole counts checked against SciPy / scikit-image.
 final class ContourGeometryTests: XCTestCase {

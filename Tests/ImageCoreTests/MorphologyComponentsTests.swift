@@ -1,5 +1,6 @@
 import XCTest
 import ImageCore
+import TestSupport
 
 /// Morphology against OpenCV, connected components against scikit-image.
 final class MorphologyComponentsTests: XCTestCase {

@@ -6,19 +6,6 @@ import TestSupport
 /// The shared real test data (see TestSupport), or a visible skip.
 func imageOpsTestdata() throws -> String { try TestEnv.testdata() }
 
-/// Deterministic generator (SplitMix64) so failures reproduce.
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func randomGray(_ w: Int, _ h: Int, _ rng: inout SeededRNG, range: ClosedRange<UInt8> = 0...255) -> GrayImage {
     GrayImage(width: w, height: h, pixels: (0..<(w * h)).map { _ in UInt8.random(in: range, using: &rng) })
 }

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import ImageCore
+import TestSupport
 
 final class ResizeDrawingTests: XCTestCase {
     /// Area resize within ±1 of cv2.resize(INTER_AREA) for integer and fractional downscales.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import ImageCore
+import TestSupport
 
 /// Colour deconvolution, GLCM and uniform LBP against scikit-image on real H&E.
 final class StainTextureTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import MIL
+import TestSupport
 import XCTest
 
 /// `foldingInputStandardization`: the folded model reads raw features and answers exactly as
@@ -9,14 +10,8 @@ final class StandardizationTests: XCTestCase {
 
     /// Deterministic features whose scale differs per dimension (what hand-made features look like).
     func rawBag(patches: Int, mean: [Float], std: [Float], seed: UInt64) throws -> MILBag {
-        var state = seed
-        func uniform() -> Float {   // splitmix64 → [0, 1)
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Float((z ^ (z >> 31)) >> 40) / Float(1 << 24)
-        }
+        var rng = SeededRNG(seed)
+        func uniform() -> Float { Float(rng.next() >> 40) / Float(1 << 24) }   // [0, 1)
         var f = [Float](repeating: 0, count: patches * dim)
         for r in 0..<patches { for j in 0..<dim { f[r * dim + j] = mean[j] + std[j] * (uniform() * 4 - 2) } }
         return try MILBag(features: f, patches: patches, dim: dim)

@@ -10,7 +10,7 @@ import TestSupport
 /// numpy's nan-aware statistics.
 final class PathomicsFeatureTests: XCTestCase {
     private func randomNuclei(_ seed: UInt64, _ n: Int) throws -> NucleusTable {
-        var rng = PathRNG(seed)
+        var rng = SeededRNG(seed)
         var pos: [SIMD2<Double>] = [], feats: [Double] = []
         for i in 0..<n {
             pos.append(SIMD2(Double.random(in: 1000..<3000, using: &rng), Double.random(in: 2000..<4000, using: &rng)))
@@ -247,7 +247,7 @@ final class PathomicsFeatureTests: XCTestCase {
     // MARK: helpers
 
     private func syntheticPatch() -> RGBImage {
-        var rng = PathRNG(9)
+        var rng = SeededRNG(9)
         var img = RGBImage(width: 160, height: 120)
         for y in 0..<120 { for x in 0..<160 where x < 110 {
             // Pink stroma with purple blobs; the right third stays background.
@@ -273,19 +273,6 @@ enum CSVTableReader {
         let records = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
             .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         return (records[0], Array(records.dropFirst()))
-    }
-}
-
-/// SplitMix64, so failures reproduce.
-struct PathRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -28,7 +28,7 @@ final class MILCommandTests: XCTestCase {
         XCTAssertGreaterThan(bag.count, 20, "the slide gives a real bag")
         guard case .string? = bag.fileAttributes["slide_path"] else { throw XCTSkip("tile output records no slide_path") }
 
-        var rng = SeededGaussian(seed: 3)
+        var rng = SeededRNG(3)
         var ids: [String] = [], rows = ["slide_id,label"]
         for s in 0..<24 {
             let id = String(format: "slide_%02d", s), tumour = s % 2 == 1
@@ -268,17 +268,8 @@ final class MILCommandTests: XCTestCase {
     }
 }
 
-/// Seeded test data: splitmix64, Box–Muller for Gaussians.
-private struct SeededGaussian {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Seeded test data: Box–Muller for Gaussians.
+private extension SeededRNG {
     mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
     mutating func gaussian() -> Float { Float((-2 * log(uniform())).squareRoot() * cos(2 * .pi * uniform())) }
 }

@@ -83,7 +83,7 @@ final class MorphologyTests: XCTestCase {
     /// The exact-integer hull of a blob's mesh vertices against SciPy's Qhull: volume and area
     /// within 10⁻⁹ relative.
     func testConvexHullMatchesQhull() throws {
-        var rng = MorphologyTestRNG(seed: 7)
+        var rng = SeededRNG(7)
         let n = SIMD3(14, 11, 9)
         var mask = [Bool](repeating: false, count: n.x * n.y * n.z)
         for _ in 0..<6 {   // union of random boxes
@@ -110,7 +110,7 @@ final class MorphologyTests: XCTestCase {
     /// The FFT evaluation of Moran's I and Geary's C equals the direct pair sum (10⁻⁹ relative)
     /// on a random ROI with anisotropic voxels.
     func testSpatialAutocorrelationTransformEqualsDirectSum() throws {
-        var rng = MorphologyTestRNG(seed: 3)
+        var rng = SeededRNG(3)
         let n = SIMD3(23, 17, 9)
         var img = [Float](repeating: 0, count: n.x * n.y * n.z), msk = img
         for v in 0..<img.count {
@@ -130,7 +130,7 @@ final class MorphologyTests: XCTestCase {
 
     /// The mixed-radix FFT equals the naive DFT (10⁻¹⁰ relative to the largest coefficient).
     func testFFTEqualsNaiveDFT() {
-        var rng = MorphologyTestRNG(seed: 11)
+        var rng = SeededRNG(11)
         let size = SIMD3(12, 10, 9)
         let total = size.x * size.y * size.z
         var re = (0..<total).map { _ in Double.random(in: -1...1, using: &rng) }
@@ -179,7 +179,7 @@ final class MorphologyTests: XCTestCase {
     /// Points on an ellipsoid with semi-axes (10, 6, 3), plus interior points, have that
     /// ellipsoid as their minimum-volume enclosing ellipsoid (10⁻³ relative).
     func testMinimumVolumeEllipsoid() throws {
-        var rng = MorphologyTestRNG(seed: 5)
+        var rng = SeededRNG(5)
         var pts: [SIMD3<Double>] = []
         for _ in 0..<400 {
             let x = Double.random(in: -1...1, using: &rng), y = Double.random(in: -1...1, using: &rng)
@@ -203,19 +203,6 @@ final class MorphologyTests: XCTestCase {
         for r in 0..<3 { for c in 0..<3 { for k in 0..<3 { m[3 * r + c] += q[3 * r + k] * d[k] * q[3 * c + k] } } }
         let e = Morphology.symmetricEigenvalues(m)
         for (x, y) in zip(e, d) { XCTAssertEqual(x, y, accuracy: 1e-12) }
-    }
-}
-
-/// Deterministic random numbers for tests (SplitMix64).
-struct MorphologyTestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -6,7 +6,7 @@ import VolumeIO
 
 final class PreprocessingTests: XCTestCase {
     static func randomVolume(_ n: SIMD3<Int>, spacing: SIMD3<Double>, seed: UInt64) -> Volume {
-        var rng = MorphologyTestRNG(seed: seed)
+        var rng = SeededRNG(seed)
         let v = (0..<(n.x * n.y * n.z)).map { _ in Float(Int.random(in: -200...300, using: &rng)) }
         return Volume(size: n, spacing: spacing, origin: SIMD3(-10, 4, 30), voxels: v)
     }

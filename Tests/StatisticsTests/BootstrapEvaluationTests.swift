@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Statistics
+import TestSupport
 
 final class BootstrapEvaluationTests: XCTestCase {
     /// Percentiles interpolate as numpy.percentile: replicate values 1…1000 give the 2.5 % and
@@ -72,7 +73,7 @@ final class BootstrapEvaluationTests: XCTestCase {
 
     /// Macro one-vs-rest AUC against sklearn on softmax probabilities with ties; errors name the class.
     func testMacroOneVsRestMatchesScikitLearn() throws {
-        var rng = TestRNG(31)
+        var rng = SeededRNG(31)
         let k = 4, n = 160
         var labels: [Int] = [], probs: [[Double]] = []
         for i in 0..<n {

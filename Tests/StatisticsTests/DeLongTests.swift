@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Statistics
+import TestSupport
 
 final class DeLongTests: XCTestCase {
     /// Independent O(m·n) structural components (DeLong 1988) in NumPy: ψ(x, y) = 1, ½, 0 for
@@ -26,7 +27,7 @@ final class DeLongTests: XCTestCase {
 
     /// Cases with at least two samples per class, each with a correlated second score.
     private func pairedCases() -> [(BinaryCase, [Double])] {
-        var rng = TestRNG(7)
+        var rng = SeededRNG(7)
         return binaryCases().filter { c in
             let p = c.labels.filter { $0 }.count
             return p >= 2 && c.labels.count - p >= 2
@@ -92,7 +93,7 @@ final class DeLongTests: XCTestCase {
     /// Coverage of the 95 % intervals on binormal data with a known AUC = Φ(δ/√2), and the
     /// size of the paired test under the null (two noisy readings of one latent score).
     func testCoverageAndTestSize() throws {
-        var rng = TestRNG(2024)
+        var rng = SeededRNG(2024)
         func sample(_ m: Int, _ n: Int, _ shift: Double) -> BinaryCase {
             var s: [Double] = [], y: [Bool] = []
             for i in 0..<(m + n) { s.append(rng.normal() + (i < m ? shift : 0)); y.append(i < m) }

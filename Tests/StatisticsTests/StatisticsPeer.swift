@@ -48,17 +48,8 @@ enum StatisticsPeer {
     }
 }
 
-/// Deterministic test data (SplitMix64 + Box–Muller).
-struct TestRNG {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E4B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Deterministic test data: uniforms and Box–Muller normals from the seeded generator.
+extension SeededRNG {
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
     mutating func normal() -> Double {
         let u = max(uniform(), 1e-300), v = uniform()
@@ -75,7 +66,7 @@ struct BinaryCase {
 
 /// Binormal scores: negatives N(0, 1), positives N(shift, 1), optionally rounded to make ties.
 func binormal(_ name: String, negatives: Int, positives: Int, shift: Double, round: Double? = nil, seed: UInt64) -> BinaryCase {
-    var rng = TestRNG(seed)
+    var rng = SeededRNG(seed)
     var s: [Double] = [], y: [Bool] = []
     for i in 0..<(negatives + positives) {
         let pos = i >= negatives
@@ -91,7 +82,7 @@ func binormal(_ name: String, negatives: Int, positives: Int, shift: Double, rou
 
 /// Hand-made and generated cases covering ties, constant scores, separation and tiny sets.
 func binaryCases() -> [BinaryCase] {
-    var rng = TestRNG(99)
+    var rng = SeededRNG(99)
     let ints = (0..<150).map { _ in Double(rng.next() % 5) }
     let intLabels = ints.map { v in rng.uniform() < 0.15 + 0.15 * v }
     return [
