@@ -37,7 +37,20 @@ public final class Catalog: @unchecked Sendable {
         }
         db = try SQLiteDB(path: path, readOnly: readOnly)
         if !readOnly {
-            try db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
+            // Switching a new file to WAL needs an exclusive lock, and SQLite reports a clash
+            // there as busy at once instead of waiting in the busy handler: two workers that
+            // open a fresh catalog together retry here (WAL, once set, persists in the file).
+            var attempt = 0
+            while true {
+                do {
+                    try db.exec("PRAGMA journal_mode=WAL")
+                    break
+                } catch let e as CatalogError where e.isBusy && attempt < 200 {
+                    attempt += 1
+                    usleep(useconds_t(20_000 + Int.random(in: 0..<30_000)))
+                }
+            }
+            try db.exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
         }
         try prepareSchema(readOnly: readOnly, toolVersion: toolVersion)
     }

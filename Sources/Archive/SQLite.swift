@@ -6,6 +6,8 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let what: String
     public let hint: String
+    /// SQLite said another connection holds the lock (SQLITE_BUSY / SQLITE_LOCKED).
+    public internal(set) var isBusy = false
     public init(path: String, what: String, hint: String) { self.path = path; self.what = what; self.hint = hint }
     public var description: String { "\(path): \(what) — \(hint)" }
 }
@@ -77,7 +79,9 @@ final class SQLiteDB {
             : full ? "the disk holding the output folder is full: free space and rerun"
             : readonly ? "the output folder must be writable: fix its permissions or choose another --out"
             : "the catalog may be damaged: move it aside and rerun (outputs on disk are reused)"
-        return CatalogError(path: path, what: "\(what) failed (\(message))", hint: hint)
+        var error = CatalogError(path: path, what: "\(what) failed (\(message))", hint: hint)
+        error.isBusy = busy
+        return error
     }
 
     /// Runs SQL without results (several statements allowed).
