@@ -8,12 +8,12 @@ enum LawsFilter {
     static func kernels(_ name: String) throws -> [Taps] {
         let s = Array(name.uppercased())
         guard s.count == 4 || s.count == 6 else {
-            throw FilterError("Laws kernel '\(name)' is not 2 or 3 kernel names", hint: "write e.g. E5L5S5 (3-D) or L5S5 (2-D) from L5 E5 S5 W5 R5 L3 E3 S3")
+            throw RadiomicsError("Laws kernel '\(name)' is not 2 or 3 kernel names", hint: "write e.g. E5L5S5 (3-D) or L5S5 (2-D) from L5 E5 S5 W5 R5 L3 E3 S3")
         }
         return try stride(from: 0, to: s.count, by: 2).map { i in
             let part = String(s[i...i + 1])
             guard let t = FilterKernels.lawsTaps(part) else {
-                throw FilterError("Laws kernel '\(part)' in '\(name)' is unknown", hint: "use L5 E5 S5 W5 R5 L3 E3 S3")
+                throw RadiomicsError("Laws kernel '\(part)' in '\(name)' is unknown", hint: "use L5 E5 S5 W5 R5 L3 E3 S3")
             }
             return t
         }

@@ -23,10 +23,10 @@ public enum FilterSettings {
     /// `nonFilterImageTypes` are skipped; any other unknown name is an error.
     public static func filters(imageType: ParameterValue, setting: ParameterValue? = nil,
                                convention: Convention = .ibsi) throws -> [FilterSpec] {
-        guard case .map = imageType else { throw FilterError("imageType is not a map", hint: "write imageType: {LoG: {sigma: [1.0]}}") }
+        guard case .map = imageType else { throw RadiomicsError("imageType is not a map", hint: "write imageType: {LoG: {sigma: [1.0]}}") }
         let force2D = setting?["force2D"]?.bool ?? false
         if force2D, let d = setting?["force2Ddimension"]?.number, d != 0 {
-            throw FilterError("force2Ddimension \(Int(d)) is not supported by the filters", hint: "use 0 (in-plane slices)")
+            throw RadiomicsError("force2Ddimension \(Int(d)) is not supported by the filters", hint: "use 0 (in-plane slices)")
         }
         var out: [FilterSpec] = []
         for (name, value) in imageType.entries {
@@ -34,7 +34,7 @@ public enum FilterSettings {
             let p = Keys(filter: name, value: value)
             if let allowed = knownKeys[name.lowercased()] {
                 for (key, _) in value.entries where !allowed.contains(key) {
-                    throw FilterError("imageType \(name): key '\(key)' is unknown", hint: "known keys: \(allowed.sorted().joined(separator: ", "))")
+                    throw RadiomicsError("imageType \(name): key '\(key)' is unknown", hint: "known keys: \(allowed.sorted().joined(separator: ", "))")
                 }
             }
             switch name.lowercased() {
@@ -43,12 +43,12 @@ public enum FilterSettings {
                 let dim = try p.dimension(default: .threeD)
                 let truncate = try p.number("truncate") ?? 4
                 let sigmas = try p.numbers("sigma")
-                if sigmas.isEmpty { throw FilterError("LoG has no sigma", hint: "write LoG: {sigma: [1.0, 2.0]} (mm)") }
+                if sigmas.isEmpty { throw RadiomicsError("LoG has no sigma", hint: "write LoG: {sigma: [1.0, 2.0]} (mm)") }
                 out += sigmas.map { .laplacianOfGaussian(sigma: $0, truncate: truncate, dimension: dim, padding: padding, convention: convention) }
             case "wavelet":
                 let start = Int(try p.number("start_level") ?? 0), count = Int(try p.number("level") ?? 1)
                 guard start >= 0, count >= 1 else {
-                    throw FilterError("Wavelet start_level \(start) / level \(count) out of range", hint: "start_level ≥ 0, level ≥ 1")
+                    throw RadiomicsError("Wavelet start_level \(start) / level \(count) out of range", hint: "start_level ≥ 0, level ≥ 1")
                 }
                 var w = WaveletParameters(family: try p.string("wavelet") ?? "coif1", levels: (start + 1)...(start + count),
                                           dimension: force2D ? .twoD : try p.dimension(default: .threeD),
@@ -61,7 +61,7 @@ public enum FilterSettings {
             case "mean":
                 let padding = try p.padding(default: .mirror), dim = try p.dimension(default: .threeD)
                 let supports = try p.numbers("support")
-                if supports.isEmpty { throw FilterError("Mean has no support", hint: "write Mean: {support: [5]} (voxels, odd)") }
+                if supports.isEmpty { throw RadiomicsError("Mean has no support", hint: "write Mean: {support: [5]} (voxels, odd)") }
                 out += supports.map { .mean(support: Int($0), dimension: dim, padding: padding) }
             case "laws":
                 let padding = try p.padding(default: .mirror)
@@ -69,14 +69,14 @@ public enum FilterSettings {
                 let pooling = try p.pooling(default: .max)
                 let delta = try p.number("distance").map { Int($0) }
                 guard let kernels = try p.strings("kernel"), !kernels.isEmpty else {
-                    throw FilterError("Laws has no kernel", hint: "write Laws: {kernel: [E5L5S5]}")
+                    throw RadiomicsError("Laws has no kernel", hint: "write Laws: {kernel: [E5L5S5]}")
                 }
                 out += kernels.map { .laws(kernel: $0, rotationInvariant: rot, pooling: pooling, energyDistance: delta, padding: padding) }
             case "gabor":
                 let padding = try p.padding(default: .mirror)
                 let sigmas = try p.numbers("sigma"), lambdas = try p.numbers("lambda")
                 if sigmas.isEmpty || lambdas.isEmpty {
-                    throw FilterError("Gabor needs sigma and lambda", hint: "write Gabor: {sigma: [10], lambda: [4]} (mm)")
+                    throw RadiomicsError("Gabor needs sigma and lambda", hint: "write Gabor: {sigma: [10], lambda: [4]} (mm)")
                 }
                 let gammas = try p.numbers("gamma"), thetas = try p.numbers("theta")
                 for s in sigmas { for l in lambdas { for g in (gammas.isEmpty ? [1] : gammas) { for t in (thetas.isEmpty ? [0] : thetas) {
@@ -86,7 +86,7 @@ public enum FilterSettings {
                                                       truncate: try p.number("truncate") ?? 4, padding: padding)))
                 } } } }
             default:
-                throw FilterError("imageType '\(name)' is unknown",
+                throw RadiomicsError("imageType '\(name)' is unknown",
                                   hint: "filters are LoG, Wavelet, Mean, Laws, Gabor; \(nonFilterImageTypes.sorted().joined(separator: ", ")) are handled elsewhere")
             }
         }
@@ -106,8 +106,8 @@ public enum FilterSettings {
         let filter: String
         let value: ParameterValue
 
-        private func bad(_ key: String, _ v: ParameterValue, _ want: String) -> FilterError {
-            FilterError("imageType \(filter): '\(key)' is \(v), not \(want)")
+        private func bad(_ key: String, _ v: ParameterValue, _ want: String) -> RadiomicsError {
+            RadiomicsError("imageType \(filter): '\(key)' is \(v), not \(want)")
         }
         func number(_ key: String) throws -> Double? {
             guard let v = value[key], v != .null else { return nil }
@@ -141,7 +141,7 @@ public enum FilterSettings {
         func padding(default d: PaddingMode) throws -> PaddingMode {
             guard let s = try string("padding") else { return d }
             guard let m = PaddingMode(name: s) else {
-                throw FilterError("imageType \(filter): padding '\(s)' is unknown", hint: "use constant, nearest, periodic or mirror")
+                throw RadiomicsError("imageType \(filter): padding '\(s)' is unknown", hint: "use constant, nearest, periodic or mirror")
             }
             return m
         }
@@ -151,7 +151,7 @@ public enum FilterSettings {
             case "max": return .max
             case "min": return .min
             case "average", "avg", "mean": return .average
-            default: throw FilterError("imageType \(filter): pooling '\(s)' is unknown", hint: "use max, average or min")
+            default: throw RadiomicsError("imageType \(filter): pooling '\(s)' is unknown", hint: "use max, average or min")
             }
         }
         func dimension(default d: FilterDimension) throws -> FilterDimension {
@@ -159,7 +159,7 @@ public enum FilterSettings {
             switch s.uppercased() {
             case "2D": return .twoD
             case "3D": return .threeD
-            default: throw FilterError("imageType \(filter): dimension '\(s)' is not 2D or 3D")
+            default: throw RadiomicsError("imageType \(filter): dimension '\(s)' is not 2D or 3D")
             }
         }
     }

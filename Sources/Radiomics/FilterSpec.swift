@@ -114,17 +114,6 @@ public enum FilterSpec: Sendable, Equatable {
     }
 }
 
-/// A filter that cannot run as specified, and what to change.
-public struct FilterError: Error, CustomStringConvertible, Sendable {
-    public let reason: String
-    public let hint: String
-    public init(_ reason: String, hint: String = "") {
-        self.reason = reason
-        self.hint = hint
-    }
-    public var description: String { reason + (hint.isEmpty ? "" : " — \(hint)") }
-}
-
 /// Filters `volume` and returns the named response maps on the same grid (Float voxels).
 /// Voxels beyond the edge come from `padding`; NaN voxels spread through the kernel support.
 public func apply(_ spec: FilterSpec, to volume: Volume) throws -> [(name: String, volume: Volume)] {
@@ -153,25 +142,25 @@ public func apply(_ spec: FilterSpec, to volume: Volume) throws -> [(name: Strin
 
 extension FilterSpec {
     func validate(for volume: Volume) throws {
-        guard volume.count > 0 else { throw FilterError("the volume has no voxels (size \(volume.size))") }
+        guard volume.count > 0 else { throw RadiomicsError("the volume has no voxels (size \(volume.size))") }
         guard volume.spacing.min() > 0 else {
-            throw FilterError("the volume spacing \(volume.spacing) mm is not positive", hint: "fix the image header")
+            throw RadiomicsError("the volume spacing \(volume.spacing) mm is not positive", hint: "fix the image header")
         }
         switch self {
         case let .mean(m, _, _):
-            guard m >= 1 && m % 2 == 1 else { throw FilterError("mean filter support \(m) is not an odd number ≥ 1", hint: "use 3, 5, 7, …") }
+            guard m >= 1 && m % 2 == 1 else { throw RadiomicsError("mean filter support \(m) is not an odd number ≥ 1", hint: "use 3, 5, 7, …") }
         case let .laplacianOfGaussian(sigma, truncate, _, _, _):
-            guard sigma > 0 && sigma.isFinite else { throw FilterError("LoG sigma \(sigma) mm is not positive", hint: "give σ in mm, e.g. 1.0") }
-            guard truncate > 0 else { throw FilterError("LoG truncation \(truncate) is not positive", hint: "IBSI uses 4") }
+            guard sigma > 0 && sigma.isFinite else { throw RadiomicsError("LoG sigma \(sigma) mm is not positive", hint: "give σ in mm, e.g. 1.0") }
+            guard truncate > 0 else { throw RadiomicsError("LoG truncation \(truncate) is not positive", hint: "IBSI uses 4") }
         case let .laws(kernel, _, _, delta, _):
             _ = try LawsFilter.kernels(kernel)
-            if let d = delta, d < 0 { throw FilterError("Laws energy distance \(d) is negative", hint: "IBSI uses 7") }
+            if let d = delta, d < 0 { throw RadiomicsError("Laws energy distance \(d) is negative", hint: "IBSI uses 7") }
         case let .gabor(p):
             guard p.sigma > 0, p.lambda > 0, p.gamma > 0 else {
-                throw FilterError("Gabor σ, λ and γ must be positive (got \(p.sigma), \(p.lambda), \(p.gamma))")
+                throw RadiomicsError("Gabor σ, λ and γ must be positive (got \(p.sigma), \(p.lambda), \(p.gamma))")
             }
-            if let s = p.thetaStep, !(s > 0 && s <= 360) { throw FilterError("Gabor θ step \(s)° is not in (0, 360]") }
-            guard p.truncate > 0 else { throw FilterError("Gabor truncation \(p.truncate) is not positive", hint: "use 4") }
+            if let s = p.thetaStep, !(s > 0 && s <= 360) { throw RadiomicsError("Gabor θ step \(s)° is not in (0, 360]") }
+            guard p.truncate > 0 else { throw RadiomicsError("Gabor truncation \(p.truncate) is not positive", hint: "use 4") }
         case let .wavelet(p):
             try WaveletFilter.validate(p)
         }

@@ -11,16 +11,16 @@ enum WaveletFilter {
 
     static func validate(_ p: WaveletParameters) throws {
         guard FilterKernels.wavelet(p.family) != nil else {
-            throw FilterError("wavelet '\(p.family)' is not available",
+            throw RadiomicsError("wavelet '\(p.family)' is not available",
                               hint: "use one of \(FilterKernels.waveletNames.joined(separator: ", ")) (biorthogonal and dmey wavelets are not implemented)")
         }
-        guard p.levels.lowerBound >= 1 else { throw FilterError("wavelet levels \(p.levels) must start at 1 or above") }
+        guard p.levels.lowerBound >= 1 else { throw RadiomicsError("wavelet levels \(p.levels) must start at 1 or above") }
         let d = p.dimension == .threeD ? 3 : 2
         for b in p.subbands ?? [] where b.count != d || !b.uppercased().allSatisfy({ $0 == "L" || $0 == "H" }) {
-            throw FilterError("wavelet sub-band '\(b)' is not \(d) letters L or H", hint: d == 3 ? "e.g. LLH (i, j, k)" : "e.g. LH (i, j)")
+            throw RadiomicsError("wavelet sub-band '\(b)' is not \(d) letters L or H", hint: d == 3 ? "e.g. LLH (i, j, k)" : "e.g. LH (i, j)")
         }
         if p.convention == .pyradiomics && p.rotationInvariant {
-            throw FilterError("PyRadiomics wavelets have no rotation invariance", hint: "use the IBSI convention for rotation-invariant wavelets")
+            throw RadiomicsError("PyRadiomics wavelets have no rotation invariance", hint: "use the IBSI convention for rotation-invariant wavelets")
         }
     }
 

@@ -206,22 +206,23 @@ public struct RadiomicsColumn: Sendable, Equatable {
 public enum RadiomicsPipeline {
     public static func run(image: Volume, mask: Volume, configuration c: RadiomicsConfiguration) throws -> [RadiomicsColumn] {
         var columns: [RadiomicsColumn] = []
+        let aliases = RadiomicsNames.aliases(force2D: c.force2D).byTag
         if c.includeOriginal {
-            columns += try extract(image, mask, c, imageType: "original", parameters: c.parameters)
+            columns += try extract(image, mask, c, imageType: "original", parameters: c.parameters, aliases: aliases)
         }
         // Morphology belongs to the mask, not to a filtered image (IBSI 2, PyRadiomics alike).
         var filtered = c.parameters
         filtered.families.remove(.morphology)
         for spec in c.filters {
             for (name, response) in try apply(spec, to: image) {
-                columns += try extract(response, mask, c, imageType: name, parameters: filtered)
+                columns += try extract(response, mask, c, imageType: name, parameters: filtered, aliases: aliases)
             }
         }
         return columns
     }
 
     private static func extract(_ image: Volume, _ mask: Volume, _ c: RadiomicsConfiguration, imageType: String,
-                                parameters: RadiomicsParameters) throws -> [RadiomicsColumn] {
+                                parameters: RadiomicsParameters, aliases: [String: String]) throws -> [RadiomicsColumn] {
         let texture = c.texture
         final class Failure: @unchecked Sendable { var error: Error? }
         let failure = Failure()
@@ -230,7 +231,6 @@ public enum RadiomicsPipeline {
         }
         let values = try extractor.extract(image: image, mask: mask, label: c.label)
         if let e = failure.error { throw e }
-        let aliases = RadiomicsNames.aliases(force2D: c.force2D).byTag
         var out: [RadiomicsColumn] = []
         for v in values {
             let alias = aliases[v.tag]
