@@ -124,64 +124,79 @@ public enum LogisticRegression {
     }
 
     /// Proximal Newton: a weighted least-squares quadratic approximation per outer step, solved by
-    /// cyclic coordinate descent with soft-thresholding; a backtracking line search keeps the
-    /// objective decreasing. Warm-starts from `beta` (used along a λ path).
+    /// cyclic coordinate descent with soft-thresholding in covariance form (the (p+1)² weighted Gram
+    /// matrix makes a coordinate step O(p), not O(n)), sweeping the active set until it settles and
+    /// then all features; a backtracking line search keeps the objective decreasing. Warm-starts
+    /// from `beta` (used along a λ path).
     static func lasso(_ d: inout Design, lambda: Double, beta: inout [Double], maxIterations: Int, tolerance: Double) -> Result {
-        let n = d.n, p = d.p
+        let n = d.n, p = d.p, q = p + 1
         let invN = 1 / Double(n)
         var f = d.objective(beta, ridge: 0, lasso: lambda)
-        var w = [Double](repeating: 0, count: n), r = w, xv = [Double](repeating: 0, count: p)
+        var w = [Double](repeating: 0, count: n), r = w
+        var gram = [Double](repeating: 0, count: q * q), c = [Double](repeating: 0, count: q)
+        var xi = [Double](repeating: 1, count: q)
         for it in 1...maxIterations {
-            var done = false
             let eta = d.eta(beta)
             for i in 0..<n {
                 let m = logistic(eta[i])
                 w[i] = max(m * (1 - m), 1e-5)
                 r[i] = (d.y[i] - m) / w[i]
             }
-            let wsum = w.reduce(0, +) * invN
+            for k in 0..<(q * q) { gram[k] = 0 }
+            for k in 0..<q { c[k] = 0 }
             d.x.withUnsafeBufferPointer { x in
-                for j in 0..<p {
-                    var s = 0.0
-                    for i in 0..<n { let v = x[j * n + i]; s += w[i] * v * v }
-                    xv[j] = s * invN
-                }
-                var nb = beta
-                for _ in 0..<10_000 {
-                    var maxDelta = 0.0
-                    for j in 0..<p where xv[j] > 0 {
-                        var g = 0.0
-                        for i in 0..<n { g += w[i] * x[j * n + i] * r[i] }
-                        let u = g * invN + xv[j] * nb[j + 1]
-                        let new = (u > lambda ? u - lambda : (u < -lambda ? u + lambda : 0)) / xv[j]
-                        let delta = new - nb[j + 1]
-                        if delta != 0 {
-                            for i in 0..<n { r[i] -= delta * x[j * n + i] }
-                            nb[j + 1] = new
-                            maxDelta = max(maxDelta, xv[j] * delta * delta)
-                        }
+                for i in 0..<n {
+                    for j in 0..<p { xi[j + 1] = x[j * n + i] }
+                    for a in 0..<q {
+                        let wa = w[i] * xi[a]
+                        c[a] += wa * r[i]
+                        for b in a..<q { gram[a * q + b] += wa * xi[b] }
                     }
-                    var s0 = 0.0
-                    for i in 0..<n { s0 += w[i] * r[i] }
-                    let d0 = s0 * invN / wsum
-                    for i in 0..<n { r[i] -= d0 }
-                    nb[0] += d0
-                    maxDelta = max(maxDelta, wsum * d0 * d0)
-                    if maxDelta < tolerance * tolerance { break }
                 }
-                // Backtrack towards the previous β if the quadratic model overshot.
-                var t = 1.0, trial = nb, ft = d.objective(nb, ridge: 0, lasso: lambda)
-                while ft > f + 1e-14 * abs(f) && t > 1e-6 {
-                    t /= 2
-                    for k in 0...p { trial[k] = beta[k] + t * (nb[k] - beta[k]) }
-                    ft = d.objective(trial, ridge: 0, lasso: lambda)
-                }
-                nb = trial
-                let change = (0...p).reduce(0.0) { max($0, abs(nb[$1] - beta[$1])) }
-                beta = nb; f = ft
-                done = change <= tolerance * (1 + beta.reduce(0.0) { max($0, abs($1)) })
             }
-            if done { return Result(beta: beta, iterations: it, converged: true) }
+            for a in 0..<q {
+                c[a] *= invN
+                for b in a..<q { gram[a * q + b] *= invN; gram[b * q + a] = gram[a * q + b] }
+            }
+            var nb = beta
+            gram.withUnsafeBufferPointer { g in
+                // One coordinate step; returns its weighted squared change.
+                func step(_ j: Int) -> Double {
+                    let gjj = g[j * q + j]
+                    guard gjj > 0 else { return 0 }
+                    let u = c[j] + gjj * nb[j]
+                    let new = j == 0 ? u / gjj : (u > lambda ? u - lambda : (u < -lambda ? u + lambda : 0)) / gjj
+                    let delta = new - nb[j]
+                    if delta == 0 { return 0 }
+                    for a in 0..<q { c[a] -= delta * g[a * q + j] }
+                    nb[j] = new
+                    return gjj * delta * delta
+                }
+                let tol2 = tolerance * tolerance
+                for _ in 0..<1000 {
+                    var full = 0.0
+                    for j in 0..<q { full = max(full, step(j)) }
+                    if full < tol2 { break }
+                    let active = (0..<q).filter { $0 == 0 || nb[$0] != 0 }
+                    for _ in 0..<100_000 {
+                        var m = 0.0
+                        for j in active { m = max(m, step(j)) }
+                        if m < tol2 { break }
+                    }
+                }
+            }
+            // Backtrack towards the previous β if the quadratic model overshot.
+            var t = 1.0, trial = nb, ft = d.objective(nb, ridge: 0, lasso: lambda)
+            while ft > f + 1e-14 * abs(f) && t > 1e-6 {
+                t /= 2
+                for k in 0...p { trial[k] = beta[k] + t * (nb[k] - beta[k]) }
+                ft = d.objective(trial, ridge: 0, lasso: lambda)
+            }
+            let change = (0...p).reduce(0.0) { max($0, abs(trial[$1] - beta[$1])) }
+            beta = trial; f = ft
+            if change <= tolerance * (1 + beta.reduce(0.0) { max($0, abs($1)) }) {
+                return Result(beta: beta, iterations: it, converged: true)
+            }
         }
         return Result(beta: beta, iterations: maxIterations, converged: false)
     }
