@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "ZlibIO", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "ZlibIO", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration", "Regions", "Fusion"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -58,8 +58,12 @@ let package = Package(
         .target(name: "Radiomics", dependencies: ["VolumeIO"], swiftSettings: optimisedInDebug),
         // 2D/3D image registration: metric and gradient loops over every sample at every iteration.
         .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore", "SlideIO", "Tiler"], swiftSettings: optimisedInDebug),
+        // MRI/CT regions (ROIs, habitats, rings, atlas sectors) and their mapping to slides.
+        .target(name: "Regions", dependencies: ["VolumeIO", "Registration", "Radiomics", "ImageCore"], swiftSettings: optimisedInDebug),
+        // Region table (radiomics + pathology evidence per region) and early/late fusion models.
+        .target(name: "Fusion", dependencies: ["Regions", "Statistics", "Radiomics", "Registration", "VolumeIO", "PatchBag", "Tabular"]),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration", "Regions", "Fusion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -86,6 +90,8 @@ let package = Package(
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "ZlibIO", "TestSupport"]),
         .testTarget(name: "RadiomicsTests", dependencies: ["Radiomics", "VolumeIO", "TestSupport"]),
         .testTarget(name: "RegistrationTests", dependencies: ["Registration", "VolumeIO", "ImageCore", "TestSupport"]),
+        .testTarget(name: "RegionsTests", dependencies: ["Regions", "VolumeIO", "Registration", "TestSupport"]),
+        .testTarget(name: "FusionTests", dependencies: ["Fusion", "Regions", "Statistics", "VolumeIO", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "Tabular", "VolumeIO", "Registration", "ImageCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
