@@ -42,40 +42,9 @@ public struct PreparedROI: Sendable {
             throw RadiomicsError("resampled spacing \(s) must be positive")
         }
         let n = image.size
-        let target = Float(label ?? 0)
-        @inline(__always) func inside(_ v: Float) -> Bool { label == nil ? (v != 0 && v == v) : abs(v - target) < 0.5 }
-
-        // The mask's bounding box on the image grid decides what is resampled.
-        var lo = n, hi = SIMD3<Int>(-1, -1, -1)
-        mask.voxels.withUnsafeBufferPointer { m in
-            for k in 0..<n.z { for j in 0..<n.y {
-                let row = n.x * (j + n.y * k)
-                var first = -1, last = -1
-                for i in 0..<n.x where inside(m[row + i]) {
-                    if first < 0 { first = i }
-                    last = i
-                }
-                if first >= 0 {
-                    lo = pointwiseMin(lo, SIMD3(first, j, k)); hi = pointwiseMax(hi, SIMD3(last, j, k))
-                }
-            } }
-        }
-
-        // The target grid per axis: count = ceil(extent / new spacing); IBSI aligns the grid
-        // centres, PyRadiomics the outer corners of the first voxels.
-        var grids: [AxisGrid] = []
-        var newSpacing = image.spacing
-        for a in 0..<3 {
-            if let s = p.resampledSpacing, !(p.inPlaneOnly && a == 2), abs(s[a] - image.spacing[a]) > 1e-9 * s[a] {
-                let count = max(1, Int((Double(n[a]) * image.spacing[a] / s[a] - 1e-9).rounded(.up)))
-                let step = s[a] / image.spacing[a]
-                let start = p.convention == .ibsi ? Double(n[a] - 1) / 2 - Double(count - 1) / 2 * step : (step - 1) / 2
-                grids.append(AxisGrid(count: count, start: start, step: step))
-                newSpacing[a] = s[a]
-            } else {
-                grids.append(AxisGrid(count: n[a], start: 0, step: 1))
-            }
-        }
+        let inside = Self.membership(label)
+        let (lo, hi) = Self.maskBounds(mask, inside)
+        let (grids, newSpacing) = Self.targetGrids(image, p)
         let resampled = grids.contains { !$0.isIdentity }
 
         // The crop: new voxels that can see the mask (±2 old voxels, the spline's reach), plus the
@@ -104,6 +73,7 @@ public struct PreparedROI: Sendable {
             let zeroOutside = p.convention == .pyradiomics
             values = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.interpolator,
                                outsideIsZero: zeroOutside).apply(image.voxels) { Double($0) }
+            Self.keepStoredType(&values, of: image, p)
             // PyRadiomics resamples the mask by nearest neighbour.
             let maskInterpolator = p.convention == .pyradiomics ? .nearest : p.maskInterpolator
             let m = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: maskInterpolator,
@@ -147,6 +117,102 @@ public struct PreparedROI: Sendable {
         self.roiUpper = rhi
         self.resegmentationLower = lower
         self.resegmentationUpper = upper
+    }
+
+    /// Whether a mask value belongs to the ROI: equal to `label`, or any finite non-zero value.
+    static func membership(_ label: Int?) -> (Float) -> Bool {
+        let target = Float(label ?? 0)
+        return { v in label == nil ? (v != 0 && v == v) : abs(v - target) < 0.5 }
+    }
+
+    /// Inclusive bounding box of the mask on its grid; hi.x < 0 when empty.
+    static func maskBounds(_ mask: Volume, _ inside: (Float) -> Bool) -> (SIMD3<Int>, SIMD3<Int>) {
+        let n = mask.size
+        var lo = n, hi = SIMD3<Int>(-1, -1, -1)
+        mask.voxels.withUnsafeBufferPointer { m in
+            for k in 0..<n.z { for j in 0..<n.y {
+                let row = n.x * (j + n.y * k)
+                var first = -1, last = -1
+                for i in 0..<n.x where inside(m[row + i]) {
+                    if first < 0 { first = i }
+                    last = i
+                }
+                if first >= 0 {
+                    lo = pointwiseMin(lo, SIMD3(first, j, k)); hi = pointwiseMax(hi, SIMD3(last, j, k))
+                }
+            } }
+        }
+        return (lo, hi)
+    }
+
+    /// The target grid per axis: count = ceil(extent / new spacing); IBSI aligns the grid
+    /// centres, PyRadiomics the outer corners of the first voxels.
+    static func targetGrids(_ image: Volume, _ p: RadiomicsParameters) -> ([AxisGrid], SIMD3<Double>) {
+        let n = image.size
+        var grids: [AxisGrid] = []
+        var newSpacing = image.spacing
+        for a in 0..<3 {
+            if let s = p.resampledSpacing, !(p.inPlaneOnly && a == 2), abs(s[a] - image.spacing[a]) > 1e-9 * s[a] {
+                let count = max(1, Int((Double(n[a]) * image.spacing[a] / s[a] - 1e-9).rounded(.up)))
+                let step = s[a] / image.spacing[a]
+                let start = p.convention == .ibsi ? Double(n[a] - 1) / 2 - Double(count - 1) / 2 * step : (step - 1) / 2
+                grids.append(AxisGrid(count: count, start: start, step: step))
+                newSpacing[a] = s[a]
+            } else {
+                grids.append(AxisGrid(count: n[a], start: 0, step: 1))
+            }
+        }
+        return (grids, newSpacing)
+    }
+
+    /// PyRadiomics resamples into the image's stored type: SimpleITK casts to an integer type
+    /// by truncation toward zero after clamping to the type's range.
+    static func keepStoredType(_ values: inout [Double], of image: Volume, _ p: RadiomicsParameters) {
+        guard p.convention == .pyradiomics, let range = image.integerRange else { return }
+        for v in values.indices where values[v].isFinite {
+            values[v] = min(max(values[v], range.lowerBound), range.upperBound).rounded(.towardZero)
+        }
+    }
+
+    /// The image and a 0/1 mask on the resampled grid, for filters, which IBSI 2 and PyRadiomics
+    /// both apply after interpolation; nil when `parameters` asks for no resampling. IBSI: the
+    /// whole image. PyRadiomics: its crop, the mask's bounding box ± 5 new voxels (`padDistance`),
+    /// so filter borders fall where PyRadiomics' do. The mask's partial-volume threshold is applied.
+    public static func resampledForFiltering(image: Volume, mask: Volume, label: Int?,
+                                             parameters p: RadiomicsParameters) throws -> (image: Volume, mask: Volume)? {
+        guard let spacing = p.resampledSpacing else { return nil }
+        guard spacing.min() > 0 else { throw RadiomicsError("resampled spacing \(spacing) must be positive") }
+        guard mask.size == image.size, mask.hasSameGrid(as: image, tolerance: 1e-3 * max(1, image.spacing.max())) else {
+            throw RadiomicsError("the mask's grid differs from the image's", hint: "resample the mask onto the image grid first")
+        }
+        let (grids, newSpacing) = targetGrids(image, p)
+        guard grids.contains(where: { !$0.isIdentity }) else { return nil }
+        let inside = membership(label)
+        let (lo, hi) = maskBounds(mask, inside)
+        guard hi.x >= 0 else { throw RadiomicsError("the mask is empty", hint: "check the label and the mask file") }
+        var c0 = SIMD3<Int>(0, 0, 0), c1 = SIMD3(grids[0].count - 1, grids[1].count - 1, grids[2].count - 1)
+        if p.convention == .pyradiomics {
+            let pad = 5.0
+            for a in 0..<3 {
+                let g = grids[a]
+                c0[a] = max(0, Int(((Double(lo[a]) - 0.5) / g.step - pad).rounded(.down)))
+                c1[a] = min(g.count - 1, Int(((Double(hi[a]) + 0.5) / g.step + pad).rounded(.up)))
+            }
+        }
+        let size = c1 &- c0 &+ 1
+        let zeroOutside = p.convention == .pyradiomics
+        var values = Resampler(grids: grids, crop: c0, size: size, source: image.size, interpolator: p.interpolator,
+                               outsideIsZero: zeroOutside).apply(image.voxels) { Double($0) }
+        keepStoredType(&values, of: image, p)
+        let maskInterpolator = p.convention == .pyradiomics ? .nearest : p.maskInterpolator
+        let m = Resampler(grids: grids, crop: c0, size: size, source: image.size, interpolator: maskInterpolator,
+                          outsideIsZero: zeroOutside).apply(mask.voxels) { inside($0) ? 1 : 0 }
+        let origin = image.point(ofIndex: SIMD3(grids[0].position(c0.x), grids[1].position(c0.y), grids[2].position(c0.z)))
+        let resampledImage = Volume(size: size, spacing: newSpacing, origin: origin, direction: image.direction,
+                                    voxels: values.map { Float($0) })
+        let resampledMask = Volume(size: size, spacing: newSpacing, origin: origin, direction: image.direction,
+                                   voxels: m.map { $0 >= p.maskThreshold - 1e-9 ? 1 : 0 })
+        return (resampledImage, resampledMask)
     }
 
     /// The block [c0, c0 + size) of `src`, each value passed through `map`.

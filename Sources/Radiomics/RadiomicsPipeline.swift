@@ -210,26 +210,36 @@ public enum RadiomicsPipeline {
         if c.includeOriginal {
             columns += try extract(image, mask, c, imageType: "original", parameters: c.parameters, aliases: aliases)
         }
+        guard !c.filters.isEmpty else { return columns }
         // Morphology belongs to the mask, not to a filtered image (IBSI 2, PyRadiomics alike).
         var filtered = c.parameters
         filtered.families.remove(.morphology)
+        // Filters see the resampled image (IBSI 2, PyRadiomics alike); the mask comes along
+        // already resampled and thresholded, so the extractor must not resample again.
+        var source = (image: image, mask: mask, label: c.label)
+        if let resampled = try PreparedROI.resampledForFiltering(image: image, mask: mask, label: c.label, parameters: c.parameters) {
+            source = (resampled.image, resampled.mask, nil)
+            filtered.resampledSpacing = nil
+        }
         for spec in c.filters {
-            for (name, response) in try apply(spec, to: image) {
-                columns += try extract(response, mask, c, imageType: name, parameters: filtered, aliases: aliases)
+            for (name, response) in try apply(spec, to: source.image) {
+                columns += try extract(response, source.mask, c, imageType: name, parameters: filtered,
+                                       label: source.label, aliases: aliases)
             }
         }
         return columns
     }
 
     private static func extract(_ image: Volume, _ mask: Volume, _ c: RadiomicsConfiguration, imageType: String,
-                                parameters: RadiomicsParameters, aliases: [String: String]) throws -> [RadiomicsColumn] {
+                                parameters: RadiomicsParameters, label: Int?? = .none,
+                                aliases: [String: String]) throws -> [RadiomicsColumn] {
         let texture = c.texture
         final class Failure: @unchecked Sendable { var error: Error? }
         let failure = Failure()
         let extractor = RadiomicsExtractor(parameters: parameters) { roi in
             do { return try TextureFeatures.compute(roi, texture) } catch { failure.error = error; return [] }
         }
-        let values = try extractor.extract(image: image, mask: mask, label: c.label)
+        let values = try extractor.extract(image: image, mask: mask, label: label ?? c.label)
         if let e = failure.error { throw e }
         var out: [RadiomicsColumn] = []
         for v in values {

@@ -34,7 +34,9 @@ public enum NIfTI {
             }
             initialised = count
         }
-        return Volume(size: header.size, spacing: spacing, origin: origin, direction: direction, voxels: voxels)
+        var volume = Volume(size: header.size, spacing: spacing, origin: origin, direction: direction, voxels: voxels)
+        if (header.slope == 1 || header.slope == 0) && header.intercept == 0 { volume.integerRange = header.type.integerRange }
+        return volume
     }
 
     /// Writes `volume` as NIfTI-1 (`.nii`, or gzip when the path ends in `.gz`) with voxels

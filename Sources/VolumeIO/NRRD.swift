@@ -27,7 +27,9 @@ public enum NRRD {
             }
         }
         let (size, spacing, origin, direction) = try header.geometry()
-        return Volume(size: size, spacing: spacing, origin: origin, direction: direction, voxels: voxels)
+        var volume = Volume(size: size, spacing: spacing, origin: origin, direction: direction, voxels: voxels)
+        volume.integerRange = header.type.integerRange
+        return volume
     }
 
     /// Writes `volume` as NRRD in LPS with gzip encoding, voxels stored as `type`: attached

@@ -17,6 +17,10 @@ public struct Volume: Sendable, Equatable {
     public var direction: [Double]
     /// size.x · size.y · size.z values, i fastest, then j, then k.
     public var voxels: [Float]
+    /// The range of the file's integer voxel type when the file stored integers unscaled (nil:
+    /// real-valued, scaled or unknown). PyRadiomics' resampling keeps the stored type, so its
+    /// convention truncates resampled values into this range.
+    public var integerRange: ClosedRange<Double>? = nil
 
     public init(size: SIMD3<Int>, spacing: SIMD3<Double>, origin: SIMD3<Double> = .zero,
                 direction: [Double] = Volume.identityDirection, voxels: [Float]) {
@@ -27,6 +31,11 @@ public struct Volume: Sendable, Equatable {
         self.origin = origin
         self.direction = direction
         self.voxels = voxels
+    }
+
+    /// Equal grids and voxels; `integerRange` is provenance, not content.
+    public static func == (a: Volume, b: Volume) -> Bool {
+        a.size == b.size && a.spacing == b.spacing && a.origin == b.origin && a.direction == b.direction && a.voxels == b.voxels
     }
 
     public static let identityDirection: [Double] = [1, 0, 0, 0, 1, 0, 0, 0, 1]

@@ -12,6 +12,21 @@ enum ScalarType: Sendable, Equatable {
         case .int64, .uint64, .float64: return 8
         }
     }
+
+    /// The representable range of an integer type; nil for floating point.
+    var integerRange: ClosedRange<Double>? {
+        switch self {
+        case .int8: return -128...127
+        case .uint8: return 0...255
+        case .int16: return -32768...32767
+        case .uint16: return 0...65535
+        case .int32: return Double(Int32.min)...Double(Int32.max)
+        case .uint32: return 0...Double(UInt32.max)
+        case .int64: return Double(Int64.min)...Double(Int64.max)
+        case .uint64: return 0...Double(UInt64.max)
+        case .float32, .float64: return nil
+        }
+    }
 }
 
 /// The voxel type a writer stores; values must fit it (integers are rounded to nearest).
