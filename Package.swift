@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "radiopath", targets: ["radiopath"]),
-        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "ZlibIO", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration", "Regions", "Fusion"]),
+        .library(name: "RadioPathKit", targets: ["ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "SafeTensors", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "ZlibIO", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration", "Regions", "Fusion", "SeededRandom"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,7 +29,9 @@ let package = Package(
         .target(name: "SlideIO", dependencies: ["COpenSlide", "CTIFF", "ImageCore"]),
         .target(name: "PatchBag", dependencies: ["CHDF5"]),
         .target(name: "Tiler", dependencies: ["SlideIO", "ImageCore", "PatchBag"]),
-        .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG"]),
+        // The one seeded random source (SplitMix64): same seed, same numbers everywhere.
+        .target(name: "SeededRandom"),
+        .target(name: "SlideSynth", dependencies: ["ImageCore", "CTIFF", "CTurboJPEG", "SeededRandom"]),
         .target(name: "Tabular"),
         .target(name: "Archive", dependencies: ["Tabular", "CSQLite"]),
         // Inference and hashing are optimised in debug builds too: `swift test` runs real
@@ -39,9 +41,9 @@ let package = Package(
         .target(name: "Embedder", dependencies: ["CBLAS", "ImageCore", "SafeTensors", "VectorMath"], swiftSettings: optimisedInDebug),
         // Classifier evaluation (ROC, DeLong, bootstrap); pure Swift so any module may use it.
         // Optimised in debug too: tests run thousands of bootstrap resamples.
-        .target(name: "Statistics", swiftSettings: optimisedInDebug),
+        .target(name: "Statistics", dependencies: ["SeededRandom"], swiftSettings: optimisedInDebug),
         // Attention-MIL training runs GEMMs and element-wise loops on every patch of every bag.
-        .target(name: "MIL", dependencies: ["CBLAS", "SafeTensors", "Tabular", "VectorMath"], swiftSettings: optimisedInDebug),
+        .target(name: "MIL", dependencies: ["CBLAS", "SafeTensors", "Tabular", "VectorMath", "SeededRandom"], swiftSettings: optimisedInDebug),
         .target(name: "FeatureExtraction", dependencies: ["Embedder", "SlideIO", "PatchBag", "Archive"]),
         // CTIFF: the overlay copies untouched JPEG tiles of the slide's TIFF as they are;
         // CTurboJPEG: it encodes RGB-coded tiles (no colour transform) for RGB-coded slides.
@@ -57,7 +59,7 @@ let package = Package(
         // IBSI features and filters: voxel loops, optimised in debug so tests run real volumes.
         .target(name: "Radiomics", dependencies: ["VolumeIO"], swiftSettings: optimisedInDebug),
         // 2D/3D image registration: metric and gradient loops over every sample at every iteration.
-        .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore", "SlideIO", "Tiler"], swiftSettings: optimisedInDebug),
+        .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore", "SlideIO", "Tiler", "SeededRandom"], swiftSettings: optimisedInDebug),
         // MRI/CT regions (ROIs, habitats, rings, atlas sectors) and their mapping to slides.
         .target(name: "Regions", dependencies: ["VolumeIO", "Registration", "Radiomics", "ImageCore"], swiftSettings: optimisedInDebug),
         // Region table (radiomics + pathology evidence per region) and early/late fusion models.
@@ -68,7 +70,7 @@ let package = Package(
         ]),
 
         // Shared test helpers (test data lookup, Python peers, scratch folders); not shipped.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["SeededRandom"], path: "Tests/TestSupport"),
         .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "TestSupport"]),
         .testTarget(name: "SlideIOTests", dependencies: ["SlideIO", "ImageCore", "CTIFF", "SlideSynth", "TestSupport"]),
         .testTarget(name: "PatchBagTests", dependencies: ["PatchBag", "TestSupport"]),
@@ -82,14 +84,14 @@ let package = Package(
         .testTarget(name: "VectorMathTests", dependencies: ["VectorMath"]),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics", "TestSupport"]),
         .testTarget(name: "HeatmapTests", dependencies: ["Heatmap", "ImageCore", "SlideIO", "PatchBag", "SlideSynth", "TestSupport"]),
-        .testTarget(name: "MILTests", dependencies: ["MIL", "SafeTensors", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "MILTests", dependencies: ["MIL", "SeededRandom", "SafeTensors", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "ZlibIOTests", dependencies: ["ZlibIO", "TestSupport"]),
         .testTarget(name: "CellsTests", dependencies: ["Cells", "ImageCore", "SlideIO", "SlideSynth", "PatchBag", "TestSupport"]),
         .testTarget(name: "PathomicsTests", dependencies: ["Pathomics", "Cells", "ImageCore", "TestSupport"]),
         .testTarget(name: "VolumeIOTests", dependencies: ["VolumeIO", "ZlibIO", "TestSupport"]),
         .testTarget(name: "RadiomicsTests", dependencies: ["Radiomics", "VolumeIO", "TestSupport"]),
-        .testTarget(name: "RegistrationTests", dependencies: ["Registration", "VolumeIO", "ImageCore", "TestSupport"]),
+        .testTarget(name: "RegistrationTests", dependencies: ["Registration", "SeededRandom", "VolumeIO", "ImageCore", "TestSupport"]),
         .testTarget(name: "RegionsTests", dependencies: ["Regions", "VolumeIO", "Registration", "TestSupport"]),
         .testTarget(name: "FusionTests", dependencies: ["Fusion", "Regions", "Statistics", "VolumeIO", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "Tabular", "VolumeIO", "Registration", "ImageCore", "TestSupport"]),

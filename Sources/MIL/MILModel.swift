@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 
 /// An attention-MIL model and its weights: a patch encoder fc (D→hidden, ReLU), gated

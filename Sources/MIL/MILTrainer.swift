@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 
 /// Training settings; the defaults are CLAM's (`main.py` and the README's CLAM-SB command):

@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 
 /// One bag's forward and backward pass in training mode: the loss and its analytic gradient

@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 
 /// Image similarity for registration; each is turned into a cost to minimise.
@@ -25,7 +26,7 @@ public struct SampleSet: Sendable {
         for j in 0..<image.height {
             for i in 0..<image.width {
                 if let region, region[i, j] <= 0.5 { continue }
-                if fraction < 1, rng.nextUnit() >= fraction { continue }
+                if fraction < 1, rng.unit() >= fraction { continue }
                 points.append(image.point(ofIndex: SIMD2(Double(i), Double(j))))
                 values.append(image[i, j])
             }
@@ -33,21 +34,6 @@ public struct SampleSet: Sendable {
     }
 
     public var count: Int { points.count }
-}
-
-/// Deterministic 64-bit generator (SplitMix64): same seed, same numbers on every platform.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }
 
 /// Runs body over a fixed number of contiguous bands in parallel, each with its own gradient

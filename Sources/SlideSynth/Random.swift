@@ -2,36 +2,7 @@
 // from a seeded SplitMix64 stream; anything tied to a position (nuclei, texture, noise)
 // comes from hashing integer coordinates with the seed, so it is a pure function of
 // (position, seed) and can be re-derived for any tile in any order, on any thread.
-
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, good enough for layout parameters.
-struct SplitMix64 {
-    private(set) var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return mix64(state)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-
-    /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * unit() }
-
-    /// Uniform integer in lo...hi.
-    mutating func int(_ lo: Int, _ hi: Int) -> Int { lo + Int(next() % UInt64(hi - lo + 1)) }
-}
-
-/// The SplitMix64 finaliser: a bijective avalanche of 64 bits.
-@inline(__always)
-func mix64(_ z0: UInt64) -> UInt64 {
-    var z = z0
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
+import SeededRandom
 
 /// Hash of an integer lattice point with a salt (seed and purpose folded in by the caller).
 @inline(__always)

@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 
 /// Renders one tile of one pyramid level straight from the analytic scene.

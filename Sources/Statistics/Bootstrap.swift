@@ -1,3 +1,4 @@
+import SeededRandom
 /// A percentile bootstrap interval.
 public struct BootstrapInterval: Codable, Equatable, Sendable {
     /// The statistic on the original sample.
@@ -90,27 +91,3 @@ public enum Bootstrap {
     }
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): small, fast, and fixed, so seeds reproduce everywhere.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E4B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<n without modulo bias (Lemire's multiply-and-reject).
-    mutating func next(below n: Int) -> Int {
-        let bound = UInt64(n)
-        var m = next().multipliedFullWidth(by: bound)
-        if m.low < bound {
-            let t = (0 &- bound) % bound
-            while m.low < t { m = next().multipliedFullWidth(by: bound) }
-        }
-        return Int(m.high)
-    }
-}

@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 
 /// Centres and scales each feature by its mean and population SD (as glmnet and scikit-learn's

@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 @testable import MIL
 import XCTest
@@ -25,7 +26,7 @@ final class GradientTests: XCTestCase {
         let step = TrainingStep(layout: m.layout, threads: threads)
         step.keepMasks = true
         var grad = [Float](repeating: .nan, count: m.layout.count)
-        var drop = SplitMix64(key: 5)
+        var drop = SplitMix64(seed: 5)
         let r = m.parameters.withUnsafeBufferPointer { p in
             grad.withUnsafeMutableBufferPointer { g in
                 step.run(params: p.baseAddress!, grad: g.baseAddress!, x: x, n: n, label: label, bagWeight: 0.7,

@@ -35,7 +35,7 @@ final class TorchStepTests: XCTestCase {
         var adam = Adam(layout: model.layout, lr: Float(f["lr"] as! Double), weightDecay: Float(f["weight_decay"] as! Double))
         let step = TrainingStep(layout: model.layout)
         var grad = [Float](repeating: 0, count: model.layout.count)
-        var rng = SplitMix64(key: 0)
+        var rng = SplitMix64(seed: 0)
         let bags = (run["bags"] as! [Any]).map(floats)
         for (i, want) in (run["steps"] as! [[String: Any]]).enumerated() {
             let n = bags[i].count / D

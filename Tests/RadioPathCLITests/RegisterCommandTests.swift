@@ -52,8 +52,8 @@ final class RegisterCommandTests: XCTestCase {
                 let x = truth.map(y)
                 let t = Double(smooth.value(at: x, outside: 0))
                 let t2 = min(max(Double((fixed.value(at: x, outside: lo) - lo) / (hi - lo)), 0), 1)
-                var stain = 0.78 - 0.38 * (1 - t2) + 0.03 * (rng.nextUnit() - 0.5)
-                if rng.nextUnit() < 0.08 { stain -= 0.25 }
+                var stain = 0.78 - 0.38 * (1 - t2) + 0.03 * (rng.unit() - 0.5)
+                if rng.unit() < 0.08 { stain -= 0.25 }
                 // Eosin-pink tissue whose darkness follows `stain`, near-white glass.
                 let pink = (255 * stain, 170 * stain, 215 * stain)
                 let c = (t * pink.0 + (1 - t) * 240, t * pink.1 + (1 - t) * 240, t * pink.2 + (1 - t) * 242)

@@ -9,7 +9,7 @@ func blobImage(size: Int = 96, spacing: Double = 0.5, seed: UInt64, blobs: Int =
     var img = Image2D(width: size, height: size, spacing: SIMD2(spacing, spacing), origin: SIMD2(-10, -5))
     let ext = Double(size) * spacing
     let list = (0..<blobs).map { _ in
-        (SIMD2(rng.nextUnit(), rng.nextUnit()) * ext * 0.8 + ext * 0.1 + img.origin, 2 + 5 * rng.nextUnit(), rng.nextUnit() - 0.3)
+        (SIMD2(rng.unit(), rng.unit()) * ext * 0.8 + ext * 0.1 + img.origin, 2 + 5 * rng.unit(), rng.unit() - 0.3)
     }
     for j in 0..<size {
         for i in 0..<size {

@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 import Registration
 import VolumeIO
@@ -43,8 +44,8 @@ struct SyntheticSection {
 
     static func parameters(slice: Int, seed: UInt64) -> Parameters {
         var rng = SplitMix64(seed: seed &* 7919 &+ UInt64(slice))
-        return Parameters(slice: slice, seed: seed, shrink: 0.05 + 0.10 * rng.nextUnit(),
-                          angleDegrees: -180 + 360 * rng.nextUnit(), flipped: rng.nextUnit() < 0.5)
+        return Parameters(slice: slice, seed: seed, shrink: 0.05 + 0.10 * rng.unit(),
+                          angleDegrees: -180 + 360 * rng.unit(), flipped: rng.unit() < 0.5)
     }
 
     /// `spacing` and `size` of the histology grid; the MRI keeps its own.
@@ -59,9 +60,9 @@ struct SyntheticSection {
         let movingCenter = SIMD2(Double(size - 1), Double(size - 1)) * spacing * 0.5
         var bumps: [(SIMD2<Double>, SIMD2<Double>, Double)] = []
         for _ in 0..<3 {
-            let c = fm.centroid + SIMD2(rng.nextUnit() - 0.5, rng.nextUnit() - 0.5) * 24
-            let a = 1.5 + 1.5 * rng.nextUnit(), dir = 2 * Double.pi * rng.nextUnit()
-            bumps.append((c, SIMD2(cos(dir), sin(dir)) * a, 8 + 6 * rng.nextUnit()))
+            let c = fm.centroid + SIMD2(rng.unit() - 0.5, rng.unit() - 0.5) * 24
+            let a = 1.5 + 1.5 * rng.unit(), dir = 2 * Double.pi * rng.unit()
+            bumps.append((c, SIMD2(cos(dir), sin(dir)) * a, 8 + 6 * rng.unit()))
         }
         // The section shrinks by `shrink`, so one histology mm spans 1/(1 − shrink) MRI mm.
         truth = Truth(fixedCenter: fm.centroid, movingCenter: movingCenter, scale: 1 / (1 - p.shrink),
@@ -80,7 +81,7 @@ struct SyntheticSection {
                 let t2 = min(max(Double((fixed.value(at: x, outside: lo) - lo) / (hi - lo)), 0), 1)
                 // H&E-like luminance: stroma/epithelium darker where T2 is dark, dark nuclei dots.
                 var stain = 0.78 - 0.38 * (mriTexture * (1 - t2) + (1 - mriTexture) * 0.5) + 0.03 * gaussian(&rng)
-                if rng.nextUnit() < 0.08 { stain -= 0.25 }
+                if rng.unit() < 0.08 { stain -= 0.25 }
                 let glass = 0.93 + 0.01 * gaussian(&rng)
                 moving[i, j] = Float(tissue * stain + (1 - tissue) * glass)
                 movingMask[i, j] = tissue >= 0.5 ? 1 : 0
@@ -100,7 +101,7 @@ struct SyntheticSection {
         var pts: [SIMD2<Double>] = []
         for _ in 0..<60 {
             let q = candidates[Int(rng.next() % UInt64(candidates.count))]
-            pts.append(q + SIMD2(rng.nextUnit() - 0.5, rng.nextUnit() - 0.5) * fixedMask.spacing)
+            pts.append(q + SIMD2(rng.unit() - 0.5, rng.unit() - 0.5) * fixedMask.spacing)
         }
         points = pts
     }
@@ -117,6 +118,6 @@ struct SyntheticSection {
 }
 
 private func gaussian(_ rng: inout SplitMix64) -> Double {
-    let u = max(rng.nextUnit(), 1e-12), v = rng.nextUnit()
+    let u = max(rng.unit(), 1e-12), v = rng.unit()
     return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
 }

@@ -90,7 +90,7 @@ final class TransformIOTests: XCTestCase {
         let grid = Image2D(width: 60, height: 50, spacing: SIMD2(0.8, 0.6), origin: SIMD2(-20, 5))
         var b = BSplineTransform2D(lower: SIMD2(-20, 5), upper: SIMD2(27.2, 34.4), spacing: 8)
         var rng = SplitMix64(seed: 21)
-        b.parameters = b.parameters.map { _ in 3 * (rng.nextUnit() - 0.5) }
+        b.parameters = b.parameters.map { _ in 3 * (rng.unit() - 0.5) }
         let t = AffineBSplineTransform2D(affine: MatrixTransform2D(kind: .rigid, center: SIMD2(0, 20), parameters: [0.2, 1, -1]), bspline: b)
         let field = DisplacementField2D(sampling: t, on: grid)
         let path = dir + "/field.nii"

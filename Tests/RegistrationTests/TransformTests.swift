@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 @testable import Registration
 import XCTest
@@ -7,7 +8,7 @@ final class TransformTests: XCTestCase {
     func checkJacobian<T: Transform2D>(_ t: T, _ name: String, points: [SIMD2<Double>], file: StaticString = #filePath, line: UInt = #line) {
         var rng = SplitMix64(seed: 5)
         for p in points {
-            let g = SIMD2(rng.nextUnit() - 0.5, rng.nextUnit() - 0.5)
+            let g = SIMD2(rng.unit() - 0.5, rng.unit() - 0.5)
             var analytic = [Double](repeating: 0, count: t.parameters.count)
             analytic.withUnsafeMutableBufferPointer { t.accumulate(p, g, into: $0.baseAddress!) }
             for k in 0..<t.parameters.count {
@@ -23,7 +24,7 @@ final class TransformTests: XCTestCase {
 
     func randomPoints(_ n: Int, in lo: SIMD2<Double>, _ hi: SIMD2<Double>) -> [SIMD2<Double>] {
         var rng = SplitMix64(seed: 11)
-        return (0..<n).map { _ in lo + SIMD2(rng.nextUnit(), rng.nextUnit()) * (hi - lo) }
+        return (0..<n).map { _ in lo + SIMD2(rng.unit(), rng.unit()) * (hi - lo) }
     }
 
     func testParameterJacobiansMatchFiniteDifferences() {
@@ -35,7 +36,7 @@ final class TransformTests: XCTestCase {
         checkJacobian(MatrixTransform2D(kind: .affine, center: c, parameters: [1.1, 0.2, -0.1, 0.9, 1, 2]), "affine", points: pts)
         var b = BSplineTransform2D(lower: SIMD2(-20, -10), upper: SIMD2(30, 25), spacing: 7)
         var rng = SplitMix64(seed: 3)
-        b.parameters = b.parameters.map { _ in rng.nextUnit() - 0.5 }
+        b.parameters = b.parameters.map { _ in rng.unit() - 0.5 }
         checkJacobian(b, "bspline", points: pts)
         let affine = MatrixTransform2D(kind: .affine, center: c, parameters: [1.1, 0.2, -0.1, 0.9, 1, 2])
         checkJacobian(AffineBSplineTransform2D(affine: affine, bspline: b), "affine∘bspline", points: pts)
@@ -56,7 +57,7 @@ final class TransformTests: XCTestCase {
     func testRefinementKeepsTheDeformation() {
         var b = BSplineTransform2D(lower: SIMD2(0, 0), upper: SIMD2(40, 30), spacing: 10)
         var rng = SplitMix64(seed: 9)
-        b.parameters = b.parameters.map { _ in 4 * (rng.nextUnit() - 0.5) }
+        b.parameters = b.parameters.map { _ in 4 * (rng.unit() - 0.5) }
         let r = b.refined()
         XCTAssertEqual(r.gridSpacing, b.gridSpacing / 2)
         for p in randomPoints(200, in: SIMD2(0, 0), SIMD2(40, 30)) {
@@ -93,7 +94,7 @@ final class TransformTests: XCTestCase {
     func testBendingEnergyGradientMatchesFiniteDifferences() {
         var b = BSplineTransform2D(lower: SIMD2(0, 0), upper: SIMD2(20, 20), spacing: 5)
         var rng = SplitMix64(seed: 1)
-        b.parameters = b.parameters.map { _ in rng.nextUnit() - 0.5 }
+        b.parameters = b.parameters.map { _ in rng.unit() - 0.5 }
         var g = [Double](repeating: 0, count: b.parameters.count)
         _ = g.withUnsafeMutableBufferPointer { b.bendingEnergy(weight: 1, gradient: $0.baseAddress!) }
         for k in stride(from: 0, to: b.parameters.count, by: 7) {
@@ -111,7 +112,7 @@ extension TransformTests {
         let m = MatrixTransform2D(kind: .similarity, center: SIMD2(3, -2), flipped: true, parameters: [0.8, 1.1, 4, -5])
         var b = BSplineTransform2D(lower: SIMD2(-20, -10), upper: SIMD2(30, 25), spacing: 7)
         var rng = SplitMix64(seed: 13)
-        b.parameters = b.parameters.map { _ in 2 * (rng.nextUnit() - 0.5) }
+        b.parameters = b.parameters.map { _ in 2 * (rng.unit() - 0.5) }
         let t = AffineBSplineTransform2D(affine: m, bspline: b)
         for x in randomPoints(50, in: SIMD2(-25, -15), SIMD2(35, 30)) {
             let back = m.inverted.map(m.map(x))

@@ -1,15 +1,8 @@
-/// SplitMix64: a tiny seeded generator, so tests that draw random data get the same data on every
-/// run and platform and their failures reproduce.
-public struct SeededRNG: RandomNumberGenerator {
-    private var state: UInt64
+@_exported import SeededRandom
 
-    public init(_ seed: UInt64) { state = seed }
+/// Tests draw from the product's own generator, so a seed means the same stream in both.
+public typealias SeededRNG = SplitMix64
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    public init(_ seed: UInt64) { self.init(seed: seed) }
 }
