@@ -124,10 +124,10 @@ struct SlurmCommand: ParsableCommand {
             report.arrayJob = arrayJob
             let checkJob = try Self.sbatch(sbatch, ["--dependency=afterany:\(arrayJob)", names.check])
             report.checkJob = checkJob
-            note("submitted array job \(arrayJob) (\(tasks) task\(tasks == 1 ? "" : "s"), \(plan.expected.count) slides) and check job \(checkJob) (runs after it)\n"
+            note("submitted array job \(arrayJob) (\(tasks) task\(tasks == 1 ? "" : "s"), \(plan.expected.count) slide\(plan.expected.count == 1 ? "" : "s")) and check job \(checkJob) (runs after it)\n"
                  + "  watch: squeue -j \(arrayJob),\(checkJob) · logs: \(dir)/logs · progress: radiopath status \(Shell.quote(root))")
         } else {
-            note("wrote \(names.array) (\(tasks) task\(tasks == 1 ? "" : "s"), \(plan.expected.count) slides) and \(names.check)\nsubmit with:\n  \(report.submit)")
+            note("wrote \(names.array) (\(tasks) task\(tasks == 1 ? "" : "s"), \(plan.expected.count) slide\(plan.expected.count == 1 ? "" : "s")) and \(names.check)\nsubmit with:\n  \(report.submit)")
         }
         if json { print(String(decoding: try TileCommand.encoder.encode(report), as: UTF8.self)) }
     }
@@ -225,6 +225,7 @@ struct SlurmScripts {
     var jobName: String
     var tasks: Int
     var throttle: Int?
+    /// Resources and options of the array tasks (the check keeps all but CPUs, time and memory).
     var directives: [String]
     var logs: String
     var workingDirectory: String
@@ -233,22 +234,26 @@ struct SlurmScripts {
 
     var arrayScript: String {
         header(["--job-name=\(jobName)", "--array=0-\(tasks - 1)" + (throttle.map { "%\($0)" } ?? ""),
-                "--output=\(logs)/%A_%a.out"],
-               about: "Each of the \(tasks) array tasks does its shard of the slides (radiopath reads SLURM_ARRAY_TASK_ID\n"
-                    + "# and SLURM_ARRAY_TASK_COUNT); all share the output folder's catalog, so resubmitting does only what\n"
-                    + "# is missing.")
+                "--output=\(logs)/%A_%a.out"] + directives,
+               about: ["\(tasks) array task\(tasks == 1 ? "" : "s"). Each does its shard of the slides (radiopath reads",
+                       "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT); all share the output folder's",
+                       "catalog, so resubmitting this script does only what is missing."])
             + body(command)
     }
 
+    /// The check is quick: one CPU and a short limit, whatever the tasks need.
     var checkScript: String {
-        header(["--job-name=\(jobName)-check", "--output=\(logs)/%j-check.out"],
-               about: "Runs after the array (sbatch --dependency=afterany:<array job>): fails, listing them, unless\n# every slide is done.")
+        header(["--job-name=\(jobName)-check", "--output=\(logs)/%j-check.out", "--cpus-per-task=1", "--time=0:15:00"]
+                + directives.filter { d in !["--cpus-per-task=", "--time=", "--mem="].contains { d.hasPrefix($0) } },
+               about: ["The check after the array, submitted with --dependency=afterany:<array job>:",
+                       "fails, listing them, unless every slide is done."])
             + body(check)
     }
 
-    func header(_ own: [String], about: String) -> String {
-        var s = "#!/bin/bash\n# Written by `radiopath slurm` (RadioPath \(RadioPath.version)). \(about)\n"
-        for d in own + directives { s += "#SBATCH \(Shell.quoteDirective(d))\n" }
+    func header(_ directives: [String], about: [String]) -> String {
+        var s = "#!/bin/bash\n# Written by `radiopath slurm` (RadioPath \(RadioPath.version)).\n"
+        for line in about { s += "# \(line)\n" }
+        for d in directives { s += "#SBATCH \(Shell.quoteDirective(d))\n" }
         return s
     }
 

@@ -58,8 +58,9 @@ final class SlurmCommandTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: record + ".task", encoding: .utf8), "1\n")
 
         let check = try String(contentsOfFile: out + "/slurm/radiopath-tile-check.sbatch", encoding: .utf8)
-        XCTAssertTrue(check.contains("#SBATCH --output=\"\(out)/slurm/logs/%j-check.out\"\n#SBATCH --partition=p\n"), check)
-        XCTAssertFalse(check.contains("--array"), check)
+        XCTAssertEqual(check.split(separator: "\n").filter { $0.hasPrefix("#SBATCH ") }.map { String($0.dropFirst(8)) },
+                       ["--job-name=radiopath-tile-check", "--output=\"\(out)/slurm/logs/%j-check.out\"", "--cpus-per-task=1",
+                        "--time=0:15:00", "--partition=p", "--qos=long"], "one CPU, short, no array; partition and extra options kept")
         XCTAssertEqual(try TestEnv.run("/bin/bash", [out + "/slurm/radiopath-tile-check.sbatch"], environment: ["RECORD": record]).status, 0)
         XCTAssertEqual(try recorded(record), ["status", out, "--check", "--kind", "tile", "--expect", out + "/slurm/radiopath-tile.expected"])
         XCTAssertEqual(try String(contentsOfFile: out + "/slurm/radiopath-tile.expected", encoding: .utf8), "x y\né\n")
