@@ -8,7 +8,7 @@ VENV    ?= .venv
 PYTHON  := $(abspath $(VENV))/bin/python
 BIN     := .build/release/radiopath
 
-.PHONY: all deps venv build demo test bench clean
+.PHONY: all deps venv build demo test test-slurm bench clean
 
 all: build
 
@@ -36,6 +36,11 @@ demo: build
 
 test: deps venv
 	RADIOPATH_PYTHON=$(PYTHON) $(SWIFT) test
+
+# A one-node Slurm cluster on loopback (installs slurm-wlm and munge; needs root): a job
+# array over generated slides must match a local run byte for byte.
+test-slurm: deps
+	@bash scripts/test-slurm
 
 bench: build venv
 	@bash scripts/install-bench-deps

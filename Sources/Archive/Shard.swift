@@ -35,3 +35,38 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
         return items.indices.filter { mine.contains($0) }.map { items[$0] }
     }
 }
+
+extension Shard {
+    /// The shard of a Slurm job-array task, from its environment: task SLURM_ARRAY_TASK_ID of
+    /// SLURM_ARRAY_TASK_COUNT, counted from SLURM_ARRAY_TASK_MIN (0 when unset) in steps of
+    /// SLURM_ARRAY_TASK_STEP (1 when unset). Nil outside an array job. A task id that does not
+    /// fall on that grid (an array given as a list such as 1,4,9) cannot be placed and throws:
+    /// give --shard i/n instead.
+    public static func slurmArrayTask(environment env: [String: String]) throws -> Shard? {
+        guard let idText = env["SLURM_ARRAY_TASK_ID"], !idText.isEmpty else { return nil }
+        func number(_ name: String, default value: Int? = nil) throws -> Int {
+            guard let text = env[name], !text.isEmpty else {
+                if let value { return value }
+                throw InputProblem(path: name, reason: "is not set although SLURM_ARRAY_TASK_ID=\(idText) is",
+                                   hint: "run inside an sbatch --array job, or give --shard i/n")
+            }
+            guard let v = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw InputProblem(path: name, reason: "'\(text)' is not a whole number", hint: "give --shard i/n instead")
+            }
+            return v
+        }
+        let id = try number("SLURM_ARRAY_TASK_ID"), count = try number("SLURM_ARRAY_TASK_COUNT")
+        let low = try number("SLURM_ARRAY_TASK_MIN", default: 0), step = try number("SLURM_ARRAY_TASK_STEP", default: 1)
+        guard count >= 1, step >= 1 else {
+            throw InputProblem(path: "SLURM_ARRAY_TASK_COUNT", reason: "array of \(count) tasks in steps of \(step)",
+                               hint: "give --shard i/n instead")
+        }
+        let offset = id - low
+        guard offset >= 0, offset % step == 0, offset / step < count else {
+            throw InputProblem(path: "SLURM_ARRAY_TASK_ID=\(id)",
+                               reason: "not one of \(count) tasks from \(low) in steps of \(step) (an array given as a list?)",
+                               hint: "submit the array as a range (--array=0-\(count - 1)), or give --shard i/n")
+        }
+        return Shard(index: offset / step + 1, count: count)
+    }
+}

@@ -14,7 +14,9 @@ struct StatusCommand: ParsableCommand {
         how many slides are pending, running (and whether their worker is
         gone), done or failed, the time spent, and every failure with its
         error; --json prints the same as JSON on standard output.
-        Exit status: 0 read, 2 no catalog or an unreadable one.
+        --check also fails (exit 1) unless every job is done, listing the rest.
+        Exit status: 0 read, 1 --check found work not done, 2 no catalog or an
+        unreadable one.
         """)
 
     @Argument(help: "Output folder (the --out of tile or embed).")
@@ -25,6 +27,8 @@ struct StatusCommand: ParsableCommand {
 
     @Option(name: .customLong("stale-after"), help: "Seconds without a heartbeat after which a running job counts as stale.")
     var staleAfter: Double = 1800
+
+    @OptionGroup var completion: CompletionCheck
 
     func run() throws {
         let root = URL(fileURLWithPath: dir).standardizedFileURL.path
@@ -42,6 +46,7 @@ struct StatusCommand: ParsableCommand {
         } else {
             print(Self.text(summary))
         }
+        if completion.check { try completion.run(root: root, staleAfter: staleAfter, json: json) }
     }
 
     static func text(_ s: CatalogSummary) -> String {
@@ -79,10 +84,15 @@ struct ArchiveOptions: ParsableArguments {
 
     func validate() throws {
         if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") } }
+        else { do { _ = try Shard.slurmArrayTask(environment: ProcessInfo.processInfo.environment) } catch { throw ValidationError("\(error)") } }
         guard staleAfter > 0 else { throw ValidationError("--stale-after must be positive seconds") }
     }
 
-    var parsedShard: Shard? { shard.flatMap { try? Shard(parsing: $0) } }
+    /// --shard, else the Slurm array task's shard (an explicit --shard wins).
+    var parsedShard: Shard? {
+        if let shard { return try? Shard(parsing: shard) }
+        return (try? Shard.slurmArrayTask(environment: ProcessInfo.processInfo.environment)) ?? nil
+    }
 
     /// Opens the output folder's catalog with a heartbeat, or says why not and exits 2.
     func openCatalog(_ root: String) throws -> Catalog {
