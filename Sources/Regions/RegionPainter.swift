@@ -60,7 +60,7 @@ public enum RegionPainter {
         let margin = 10
         x0 = max(0, x0 - margin); y0 = max(0, y0 - margin); x1 = min(view.width - 1, x1 + margin); y1 = min(view.height - 1, y1 + margin)
         let cw = x1 - x0 + 1, ch = y1 - y0 + 1
-        let scale = max(1, min(4, 200 / max(cw, ch)))
+        let scale = max(1, min(4, 320 / max(cw, ch)))
         let caption = 12
         let columns = min(slices.count, max(1, Int(Double(slices.count).squareRoot().rounded(.up))))
         let rows = (slices.count + columns - 1) / columns
