@@ -15,21 +15,35 @@ public enum DistanceTransform {
         let strides = [1, size.x, size.x * size.y]
         let lengths = [size.x, size.y, size.z]
         for axis in 0..<3 where !skipping.contains(axis) && lengths[axis] > 1 {
-            let len = lengths[axis], stride = strides[axis], s2 = spacing[axis] * spacing[axis]
-            // The lines along `axis`: every start voxel whose coordinate on `axis` is 0.
-            let others = n / len
+            let len = lengths[axis], s2 = spacing[axis] * spacing[axis]
             f.withUnsafeMutableBufferPointer { fB in
                 let fp = fB.baseAddress!
-                let lines = others
-                let bands = lines >= 256 ? ProcessInfo.processInfo.activeProcessorCount : 1
-                DispatchQueue.concurrentPerform(iterations: bands) { b in
-                    var line = [Double](repeating: 0, count: len), out = line
-                    var v = [Int](repeating: 0, count: len), z = [Double](repeating: 0, count: len + 1)
-                    for l in (lines * b / bands)..<(lines * (b + 1) / bands) {
-                        let start = lineStart(l, axis: axis, size: size)
-                        for q in 0..<len { line[q] = fp[start + q * stride] }
-                        envelope(line, len: len, s2: s2, out: &out, v: &v, z: &z)
-                        for q in 0..<len { fp[start + q * stride] = out[q] }
+                if axis == 0 {
+                    // Rows are contiguous: transform them in place.
+                    let rows = n / len
+                    DispatchQueue.concurrentPerform(iterations: rows >= 256 ? ProcessInfo.processInfo.activeProcessorCount : 1) { b in
+                        let scratch = Scratch(len)
+                        defer { scratch.free() }
+                        let bands = rows >= 256 ? ProcessInfo.processInfo.activeProcessorCount : 1
+                        for r in (rows * b / bands)..<(rows * (b + 1) / bands) { scratch.run(fp + r * len, stride: 1, len: len, s2: s2) }
+                    }
+                } else {
+                    // Along y or z, a slab (fixed z, or fixed y) holds size.x lines whose samples
+                    // are contiguous rows: copy the slab once, so the strided walk stays in cache.
+                    let slabs = axis == 1 ? size.z : size.y
+                    let slabStride = axis == 1 ? size.x * size.y : size.x
+                    let stride = strides[axis], nx = size.x
+                    DispatchQueue.concurrentPerform(iterations: min(slabs, ProcessInfo.processInfo.activeProcessorCount)) { b in
+                        let bands = min(slabs, ProcessInfo.processInfo.activeProcessorCount)
+                        let scratch = Scratch(len)
+                        let block = UnsafeMutablePointer<Double>.allocate(capacity: len * nx)
+                        defer { scratch.free(); block.deallocate() }
+                        for slab in (slabs * b / bands)..<(slabs * (b + 1) / bands) {
+                            let base = fp + slab * slabStride
+                            for q in 0..<len { (block + q * nx).update(from: base + q * stride, count: nx) }
+                            for i in 0..<nx { scratch.run(block + i, stride: nx, len: len, s2: s2) }
+                            for q in 0..<len { (base + q * stride).update(from: block + q * nx, count: nx) }
+                        }
                     }
                 }
             }
@@ -37,18 +51,29 @@ public enum DistanceTransform {
         return f.map { $0.squareRoot() }
     }
 
-    /// Linear index of the first voxel of line `l` along `axis`.
-    @inline(__always) static func lineStart(_ l: Int, axis: Int, size: SIMD3<Int>) -> Int {
-        switch axis {
-        case 0: return l * size.x
-        case 1: let k = l / size.x, i = l % size.x; return i + size.x * size.y * k
-        default: return l
+    /// Per-thread buffers of the 1D transform.
+    struct Scratch {
+        let line: UnsafeMutablePointer<Double>, out: UnsafeMutablePointer<Double>
+        let v: UnsafeMutablePointer<Int>, z: UnsafeMutablePointer<Double>
+        init(_ len: Int) {
+            line = .allocate(capacity: len); out = .allocate(capacity: len); v = .allocate(capacity: len); z = .allocate(capacity: len + 1)
+        }
+        func free() { line.deallocate(); out.deallocate(); v.deallocate(); z.deallocate() }
+
+        /// Transforms the `len` samples at p, p + stride, … in place.
+        @inline(__always) func run(_ p: UnsafeMutablePointer<Double>, stride: Int, len: Int, s2: Double) {
+            var any = false
+            for q in 0..<len { let x = p[q * stride]; line[q] = x; any = any || x.isFinite }
+            guard any else { return }   // all +∞ stays +∞
+            envelope(line, len: len, s2: s2, out: out, v: v, z: z)
+            for q in 0..<len { p[q * stride] = out[q] }
         }
     }
 
     /// 1D squared-distance transform of the sampled function `f` (∞ allowed) with squared
     /// sample pitch `s2`: out[p] = min_q f[q] + s2 (p − q)².
-    @inline(__always) static func envelope(_ f: [Double], len: Int, s2: Double, out: inout [Double], v: inout [Int], z: inout [Double]) {
+    @inline(__always) static func envelope(_ f: UnsafeMutablePointer<Double>, len: Int, s2: Double, out: UnsafeMutablePointer<Double>,
+                                           v: UnsafeMutablePointer<Int>, z: UnsafeMutablePointer<Double>) {
         var k = -1
         for q in 0..<len where f[q].isFinite {
             let fq = f[q] + s2 * Double(q * q)

@@ -22,7 +22,9 @@ public enum GaussianMixture {
     }
 
     /// Fits k components to `points` (row-major, `dimension` features). Without
-    /// `initialMeans`, a seeded k-means (one k-means++ start) gives the initial labels.
+    /// `initialMeans`, a seeded k-means (one k-means++ start) gives the initial labels. Above
+    /// 100 000 points EM runs on an evenly strided subsample of 100 000 and the fitted model
+    /// labels and scores every point.
     public static func fit(_ points: [Double], dimension d: Int, k: Int, covariance: Covariance = .full, seed: UInt64 = 0,
                            maxIterations: Int = 100, tolerance: Double = 1e-3, regularisation: Double = 1e-6,
                            initialMeans: [Double]? = nil) throws -> Result {
@@ -38,12 +40,20 @@ public enum GaussianMixture {
         } else {
             start = try KMeans.fit(points, dimension: d, k: k, seed: seed, restarts: 1).centroids
         }
+        // Above KMeans.subsampleLimit points EM runs on an evenly strided subsample; the
+        // final model then scores and labels every point.
+        let m = min(n, KMeans.subsampleLimit)
+        var sample = points
+        if m < n {
+            sample = [Double](repeating: 0, count: m * d)
+            for r in 0..<m { let i = r * n / m; for f in 0..<d { sample[r * d + f] = points[i * d + f] } }
+        }
         // Hard labels from the starting means (for k-means centroids: its own labels).
-        let labels = KMeans.nearest(points, n: n, d: d, k: k, centres: start)
+        let labels = KMeans.nearest(sample, n: m, d: d, k: k, centres: start)
         var model = Model(d: d, k: k, full: covariance == .full, reg: regularisation)
-        var resp = [Double](repeating: 0, count: n * k)
-        for i in 0..<n { resp[i * k + labels[i]] = 1 }
-        model.mStep(points, n: n, resp: resp)
+        var resp = [Double](repeating: 0, count: m * k)
+        for i in 0..<m { resp[i * k + labels[i]] = 1 }
+        model.mStep(sample, n: m, resp: resp)
         model.means = start
         try model.factorise()
 
@@ -53,11 +63,12 @@ public enum GaussianMixture {
         for it in 1...max(1, maxIterations) {
             iterations = it
             let previous = lowerBound
-            lowerBound = model.eStep(points, n: n, resp: &resp)
-            model.mStep(points, n: n, resp: resp)
+            lowerBound = model.eStep(sample, n: m, resp: &resp)
+            model.mStep(sample, n: m, resp: resp)
             try model.factorise()
             if abs(lowerBound - previous) < tolerance { converged = true; break }
         }
+        if m < n { resp = [Double](repeating: 0, count: n * k) }
         let score = model.eStep(points, n: n, resp: &resp)
         let out = (0..<n).map { i -> Int in
             var best = 0
@@ -154,38 +165,59 @@ public enum GaussianMixture {
                          hint: "use fewer components, diagonal covariances, or a larger regularisation")
         }
 
-        /// Responsibilities in place; returns the mean log-likelihood per point.
+        /// Responsibilities in place; returns the mean log-likelihood per point. Chunks of
+        /// points run in parallel; their sums are added in chunk order (thread-count independent).
         func eStep(_ x: [Double], n: Int, resp: inout [Double]) -> Double {
             let width = full ? d * d : d
             let constant = -0.5 * Double(d) * log(2 * Double.pi)
             let logW = weights.map { log($0) }
-            var total = 0.0
-            var y = [Double](repeating: 0, count: d)
-            var lp = [Double](repeating: 0, count: k)
-            for i in 0..<n {
-                for j in 0..<k {
-                    var q = 0.0
-                    if full {
-                        // Forward substitution L y = x − μ.
-                        for a in 0..<d {
-                            var s = x[i * d + a] - means[j * d + a]
-                            for c in 0..<a { s -= factors[j * width + a * d + c] * y[c] }
-                            y[a] = s / factors[j * width + a * d + a]
-                            q += y[a] * y[a]
+            let chunks = (n + chunkSize - 1) / chunkSize
+            var totals = [Double](repeating: 0, count: chunks)
+            let (d, k, full) = (self.d, self.k, self.full)
+            x.withUnsafeBufferPointer { xB in
+            resp.withUnsafeMutableBufferPointer { rB in
+            totals.withUnsafeMutableBufferPointer { tB in
+            means.withUnsafeBufferPointer { mB in
+            factors.withUnsafeBufferPointer { fB in
+            halfLogDet.withUnsafeBufferPointer { hB in
+            logW.withUnsafeBufferPointer { wB in
+                let xp = xB.baseAddress!, rp = rB.baseAddress!, tp = tB.baseAddress!, mp = mB.baseAddress!, fp = fB.baseAddress!
+                let hp = hB.baseAddress!, wp = wB.baseAddress!
+                let work = { (c: Int) in
+                    var y = [Double](repeating: 0, count: d), lp = [Double](repeating: 0, count: k)
+                    var total = 0.0
+                    for i in (c * chunkSize)..<min(n, (c + 1) * chunkSize) {
+                        for j in 0..<k {
+                            var q = 0.0
+                            if full {
+                                // Forward substitution L y = x − μ.
+                                for a in 0..<d {
+                                    var s = xp[i * d + a] - mp[j * d + a]
+                                    for c in 0..<a { s -= fp[j * width + a * d + c] * y[c] }
+                                    y[a] = s / fp[j * width + a * d + a]
+                                    q += y[a] * y[a]
+                                }
+                            } else {
+                                for f in 0..<d { let t = (xp[i * d + f] - mp[j * d + f]) / fp[j * width + f]; q += t * t }
+                            }
+                            lp[j] = constant + hp[j] - 0.5 * q + wp[j]
                         }
-                    } else {
-                        for f in 0..<d { let t = (x[i * d + f] - means[j * d + f]) / factors[j * width + f]; q += t * t }
+                        var m = lp[0]
+                        for j in 1..<k where lp[j] > m { m = lp[j] }
+                        var s = 0.0
+                        for j in 0..<k { s += exp(lp[j] - m) }
+                        let lse = m + log(s)
+                        total += lse
+                        for j in 0..<k { rp[i * k + j] = exp(lp[j] - lse) }
                     }
-                    lp[j] = constant + halfLogDet[j] - 0.5 * q + logW[j]
+                    tp[c] = total
                 }
-                let m = lp.max()!
-                var s = 0.0
-                for j in 0..<k { s += exp(lp[j] - m) }
-                let lse = m + log(s)
-                total += lse
-                for j in 0..<k { resp[i * k + j] = exp(lp[j] - lse) }
-            }
-            return total / Double(n)
+                if chunks > 1 { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) } else { work(0) }
+            }}}}}}}
+            return totals.reduce(0, +) / Double(n)
         }
     }
+
+    /// Points per parallel chunk.
+    static let chunkSize = 16384
 }

@@ -17,7 +17,9 @@ public enum KMeans {
 
     /// Clusters `n = points.count / dimension` points (row-major). With `initialCentroids`
     /// (k × d) one run starts there; otherwise `restarts` runs start from k-means++ with
-    /// generators derived from `seed`, and the lowest inertia wins (the first on ties).
+    /// generators derived from `seed`, and the lowest inertia wins (the first on ties). Above
+    /// 100 000 points the restarts run on an evenly strided subsample of 100 000 and the
+    /// winner's centroids start one Lloyd run on all points.
     public static func fit(_ points: [Double], dimension d: Int, k: Int, seed: UInt64 = 0, restarts: Int = 10,
                            maxIterations: Int = 300, tolerance: Double = 1e-4,
                            initialCentroids: [Double]? = nil) throws -> Result {
@@ -43,15 +45,34 @@ public enum KMeans {
         }
         let tol = variance / Double(d) * tolerance
         if let c = initialCentroids { return lloyd(points, n: n, d: d, k: k, centroids: c, maxIterations: maxIterations, tol: tol) }
-        var best: Result?
-        for r in 0..<max(1, restarts) {
-            var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(r))
-            let start = plusPlus(points, n: n, d: d, k: k, rng: &rng)
-            let result = lloyd(points, n: n, d: d, k: k, centroids: start, maxIterations: maxIterations, tol: tol)
-            if best == nil || result.inertia < best!.inertia { best = result }
+        // Restarts run in parallel, each with its own generator; on big inputs they run on an
+        // evenly strided subsample and only the best start is refined on every point.
+        let m = min(n, subsampleLimit)
+        let sample: [Double]
+        if m < n {
+            var s = [Double](repeating: 0, count: m * d)
+            for r in 0..<m { let i = r * n / m; for f in 0..<d { s[r * d + f] = points[i * d + f] } }
+            sample = s
+        } else {
+            sample = points
         }
-        return best!
+        let runs = max(1, restarts)
+        let results = UnsafeMutableBufferPointer<Result?>.allocate(capacity: runs)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: runs) { r in
+            var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(r))
+            let start = plusPlus(sample, n: m, d: d, k: k, rng: &rng)
+            results[r] = lloyd(sample, n: m, d: d, k: k, centroids: start, maxIterations: maxIterations, tol: tol)
+        }
+        var best = results[0]!
+        for r in 1..<runs where results[r]!.inertia < best.inertia { best = results[r]! }
+        if m < n { best = lloyd(points, n: n, d: d, k: k, centroids: best.centroids, maxIterations: maxIterations, tol: tol) }
+        return best
     }
+
+    /// Above this many points the restarts run on a subsample.
+    static let subsampleLimit = 100_000
 
     /// Greedy k-means++: each new centre is the best of 2 + ⌊ln k⌋ candidates drawn with
     /// probability ∝ squared distance to the nearest centre so far.
