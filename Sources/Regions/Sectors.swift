@@ -67,7 +67,7 @@ extension SectorAtlas {
         for (li, l) in levels.names.enumerated() { for s in sides.names { for z in zoneNames {
             let label = regions.count + 1
             regions.append(RegionInfo(label: label, name: sectorNames[label - 1], kind: .sector,
-                                      definition: "\(name) atlas: \(l) (part \(li + 1) of \(levels.names.count) equal parts of the gland's extent toward \(levels.axis)), side \(s) of the \(sides.axis)-right plane through the gland centroid, zone \(z); \(zoneRule)"))
+                                      definition: "\(name) atlas: \(l) (part \(li + 1) of \(levels.names.count) equal parts of the gland's extent toward \(levels.axis)), side \(s) of the plane through the gland centroid normal to \(sides.axis) (\(sides.names.joined(separator: " → ")) toward \(sides.axis)), zone \(z); \(zoneRule)"))
         } } }
         return RegionMap(family: family, labels: out, regions: regions)
     }

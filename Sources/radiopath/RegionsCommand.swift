@@ -5,6 +5,7 @@ import Radiomics
 import Regions
 import Registration
 import SlideIO
+import Tabular
 import VolumeIO
 
 /// `radiopath regions`: MRI/CT region families (ROI labels, atlas sectors, boundary rings,
@@ -30,6 +31,10 @@ struct RegionsCommand: ParsableCommand {
         (--slide-geojson) and hotspots (--hotspots scores.npy) on the registered
         slice, and every family outlined on the slide as F_slide.geojson (QuPath)
         and F_slide.png (on --thumbnail, else the slide's own thumbnail).
+        --paint CSV (columns family, region = name or label, then value columns)
+        paints region values back: maps/F_<column>_scores.nii.gz (float32),
+        maps/F_<column>_labels.nii.gz (int16) and maps/F_<column>.png, for a
+        family made in this run or already in --out.
         Exit status: 0 done, 2 bad input.
         """)
 
@@ -50,6 +55,8 @@ struct RegionsCommand: ParsableCommand {
     @Option(help: "Slide score map (.npy covering the whole slide) whose hot spots go to the MRI.") var hotspots: String?
     @Option(name: .customLong("hotspot-threshold"), help: "Score at or above which a pixel is hot.") var hotspotThreshold: Float = 0.5
     @Option(help: "Image covering the whole slide to draw the regions on (default: the slide's thumbnail).") var thumbnail: String?
+    @Option(help: "CSV of region values to paint back: family, region (name or label), value columns.") var paint: String?
+    @Option(help: "Colormap of --paint (Atlases/colormaps: viridis, magma, inferno, jet, coolwarm, RdBu_r).") var colormap = "viridis"
     @Option(help: "Output folder (created if missing).") var out: String
     @Flag(help: "Print a JSON summary on standard output.") var json = false
 
@@ -102,8 +109,8 @@ struct RegionsCommand: ParsableCommand {
             }
             if inside < total { warnings.append("\(total - inside) of \(total) lesion voxels lie outside the mask (extra-organ extension?)") }
         }
-        guard sectors != nil || rings != nil || habitats != nil || labels != nil || slideGeojson != nil || hotspots != nil else {
-            throw RegionsError("nothing to make: give --sectors, --rings, --habitats, --labels, --slide-geojson or --hotspots")
+        guard sectors != nil || rings != nil || habitats != nil || labels != nil || slideGeojson != nil || hotspots != nil || paint != nil else {
+            throw RegionsError("nothing to make: give --sectors, --rings, --habitats, --labels, --slide-geojson, --hotspots or --paint")
         }
         if (slideGeojson != nil || hotspots != nil) && transform == nil {
             throw RegionsError("--slide-geojson and --hotspots need --transform (a `radiopath register` output folder)")
@@ -185,11 +192,45 @@ struct RegionsCommand: ParsableCommand {
             summary.append(entry)
             note("✓ \(map.family): \(map.regions.count) regions → \(out)/\(map.family).nii.gz")
         }
+        var painted: [String] = []
+        if let paint { painted = try paintValues(paint, made: families.map(\.0), image: img) }
         for w in warnings { note("! \(w)") }
         if json {
-            let doc: [String: Any] = ["out": out, "families": summary, "warnings": warnings]
+            let doc: [String: Any] = ["out": out, "families": summary, "warnings": warnings, "maps": painted]
             print(String(decoding: try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]), as: UTF8.self))
         }
+    }
+
+    /// --paint: each (family, value column) painted on the MRI; returns the PNG paths.
+    func paintValues(_ path: String, made: [RegionMap], image img: Volume) throws -> [String] {
+        let table: CSVTable
+        do { table = try CSVTable.read(path: path) } catch { throw RegionsError("\(path): \(error)") }
+        guard let fc = table.column("family"), let rc = table.column("region") else {
+            throw RegionsError("\(path): needs columns family and region (then value columns); found \(table.header.joined(separator: ","))")
+        }
+        let valueColumns = table.header.indices.filter { $0 != fc && $0 != rc }
+        guard !valueColumns.isEmpty else { throw RegionsError("\(path): no value column besides family and region") }
+        var written: [String] = []
+        for family in Set(table.rows.map { $0[fc] }).sorted() {
+            let map = try made.first { $0.family == family } ?? RegionMap.read(folder: out, family: family)
+            guard map.labels.hasSameGrid(as: img, tolerance: 1e-3 * max(1, img.spacing.max())) else {
+                throw RegionsError("\(path): family \(family) is not on the grid of \(image)", hint: "paint on the image the regions were made on")
+            }
+            let byName = Dictionary(map.regions.map { ($0.name, $0.label) }, uniquingKeysWith: { a, _ in a })
+            for c in valueColumns {
+                var values: [Int: Double] = [:]
+                for row in table.rows where row[fc] == family {
+                    guard let label = byName[row[rc]] ?? Int(row[rc]).flatMap({ l in map.regions.contains { $0.label == l } ? l : nil }) else {
+                        throw RegionsError("\(path): family \(family) has no region '\(row[rc])'", hint: "use the names or labels of \(family).json")
+                    }
+                    if let v = Double(row[c].trimmingCharacters(in: .whitespaces)), v.isFinite { values[label] = v }
+                }
+                let files = try MapsBack.write(map, image: img, values: values, folder: out + "/maps", name: "\(family)_\(table.header[c])", colormap: colormap)
+                written.append(files.png)
+                note("✓ painted \(table.header[c]) on \(family) → \(files.scores)")
+            }
+        }
+        return written
     }
 
     func hash(_ path: String) throws -> String {

@@ -65,6 +65,22 @@ final class RegionsCommandTests: XCTestCase {
         XCTAssertLessThan(means[2] / counts[2], means[3] / counts[3])
         let h = try TestEnv.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/a/habitats.json"))) as! [String: Any]
         XCTAssertEqual((h["provenance"] as! [String: Any])["seed"] as? Int, 4)
+
+        // Region values painted back on the MRI, for families already in --out.
+        try "family,region,attention\nsectors,base_L_PZ,0.9\nsectors,2,0.25\nrings,ring_0_3mm,0.5\n".write(toFile: dir + "/v.csv", atomically: true, encoding: .utf8)
+        let p = try radiopath(["regions", "--image", t2, "--mask", glandPath, "--paint", dir + "/v.csv", "--out", dir + "/a", "--json"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        let scores = try NIfTI.read(dir + "/a/maps/sectors_attention_scores.nii.gz")
+        XCTAssertTrue(scores.hasSameGrid(as: image))
+        for v in 0..<scores.count {
+            let expected: Float = sectors.voxels[v] == 11 ? 0.9 : (sectors.voxels[v] == 2 ? 0.25 : 0)
+            if scores.voxels[v] != expected { XCTFail("voxel \(v): \(scores.voxels[v]) vs \(expected)"); break }
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/a/maps/rings_attention.png"))
+        try "family,region,attention\nsectors,nowhere,1\n".write(toFile: dir + "/bad.csv", atomically: true, encoding: .utf8)
+        let bad = try radiopath(["regions", "--image", t2, "--mask", glandPath, "--paint", dir + "/bad.csv", "--out", dir + "/a"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("no region 'nowhere'"), bad.stderr)
     }
 
     func testRegionsOnTheSlideThroughARegistration() throws {
