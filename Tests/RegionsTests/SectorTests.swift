@@ -71,6 +71,30 @@ final class SectorTests: XCTestCase {
         XCTAssertNotEqual(a.labels.voxels, b.labels.voxels, "the flip moved the voxels")
     }
 
+    /// The same image with the i and j axes exchanged (a "coronal-order" file of an axial scan).
+    static func transposed(_ v: Volume) -> Volume {
+        let n = v.size
+        var voxels = v.voxels
+        for k in 0..<n.z { for j in 0..<n.y { for i in 0..<n.x { voxels[j + n.y * (i + n.x * k)] = v.voxels[v.index(i, j, k)] } } }
+        let d = v.direction
+        return Volume(size: SIMD3(n.y, n.x, n.z), spacing: SIMD3(v.spacing.y, v.spacing.x, v.spacing.z), origin: v.origin,
+                      direction: [d[1], d[0], d[2], d[4], d[3], d[5], d[7], d[6], d[8]], voxels: voxels)
+    }
+
+    func testPermutedAxesGiveTheSameSectorsAndPreview() throws {
+        let gland = try Self.gland()
+        let atlas = try SectorAtlas.named("prostate")
+        let a = try atlas.apply(gland: gland)
+        let b = try atlas.apply(gland: Self.transposed(gland))
+        XCTAssertEqual(Self.transposed(a.labels).voxels, b.labels.voxels)
+        // The preview is drawn in patient directions, so voxel order does not change it.
+        let image = try NIfTI.read(try TestEnv.testdata("radiology/prostate/aaa0060_T2_axial.nii.gz"))
+        let p1 = try RegionPainter.preview(a, image: image)
+        XCTAssertEqual(try RegionPainter.preview(b, image: Self.transposed(image)), p1)
+        XCTAssertEqual(try RegionPainter.preview(try atlas.apply(gland: Self.flipped(gland)), image: Self.flipped(image)), p1)
+        XCTAssertThrowsError(try SectorAtlas.named("liver")) { XCTAssertTrue("\($0)".contains("liver-sectors.json")) }
+    }
+
     func testZoneLabelVolumeOverridesTheApproximation() throws {
         let gland = try Self.gland()
         var zones = gland
