@@ -114,6 +114,18 @@ final class RegionsCommandTests: XCTestCase {
         let plane = gland.size.x * gland.size.y
         let sectors = try NIfTI.read(dir + "/out/sectors.nii.gz")
         XCTAssertEqual(annotations.voxels[(14 * plane)..<(15 * plane)].map { $0 != 0 }, sectors.voxels[(14 * plane)..<(15 * plane)].map { $0 != 0 })
+
+        // A slide score map (.npy, 200 × 200 over the slide) hot over the gland of slice 14.
+        var slice = t.mri.sliceGrid
+        slice.pixels = Array(gland.voxels[(14 * plane)..<(15 * plane)]).map { $0 != 0 ? 0.9 : 0.1 }
+        try NPY.write(t.pushToSlide(slice, width: 200, height: 200, nearest: true), width: 200, height: 200, to: dir + "/scores.npy")
+        let hot = try radiopath(["regions", "--image", t2, "--mask", glandPath, "--transform", dir + "/reg", "--hotspots", dir + "/scores.npy",
+                                 "--hotspot-threshold", "0.5", "--out", dir + "/hot", "--json"])
+        XCTAssertEqual(hot.status, 0, hot.stderr)
+        let hotspots = try NIfTI.read(dir + "/hot/hotspots.nii.gz")
+        let mine = hotspots.voxels[(14 * plane)..<(15 * plane)], truth = gland.voxels[(14 * plane)..<(15 * plane)]
+        let both = zip(mine, truth).filter { $0 != 0 && $1 != 0 }.count
+        XCTAssertGreaterThan(2 * Double(both) / Double(mine.filter { $0 != 0 }.count + truth.filter { $0 != 0 }.count), 0.9)
     }
 
     func testBadInputExitsTwoWithAReason() throws {
