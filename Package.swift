@@ -61,7 +61,7 @@ let package = Package(
         // 2D/3D image registration: metric and gradient loops over every sample at every iteration.
         .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore", "SlideIO", "Tiler", "SeededRandom"], swiftSettings: optimisedInDebug),
         // MRI/CT regions (ROIs, habitats, rings, atlas sectors) and their mapping to slides.
-        .target(name: "Regions", dependencies: ["VolumeIO", "Registration", "Radiomics", "ImageCore"], swiftSettings: optimisedInDebug),
+        .target(name: "Regions", dependencies: ["SeededRandom", "VolumeIO", "Registration", "Radiomics", "ImageCore"], swiftSettings: optimisedInDebug),
         // Region table (radiomics + pathology evidence per region) and early/late fusion models.
         .target(name: "Fusion", dependencies: ["Regions", "Statistics", "Radiomics", "Registration", "VolumeIO", "PatchBag", "Tabular"]),
         .executableTarget(name: "radiopath", dependencies: [
