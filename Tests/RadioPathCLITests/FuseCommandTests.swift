@@ -125,6 +125,9 @@ final class FuseCommandTests: XCTestCase {
         let run = try radiopath(["fuse", "--cases", dir + "/cases.csv", "--out", dir + "/out", "--json", "--params", try paramsFile(dir)])
         print(run.stderr)
         XCTAssertEqual(run.status, 1, "one case fails, the other goes on: \(run.stderr)")
+        let summary = try XCTUnwrap(try TestEnv.json(Data(run.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(summary["casesFailed"] as? Int, 1)
+        XCTAssertEqual(summary["supportedRegions"] as? Int, 2)
         let table = try CSVTable.read(path: dir + "/out/region_table.csv")
         func cell(_ row: [String], _ c: String) -> String { row[table.column(c)!] }
         let byRegion = Dictionary(uniqueKeysWithValues: table.rows.map { (cell($0, "region"), $0) })
@@ -169,6 +172,49 @@ final class FuseCommandTests: XCTestCase {
         let one = try radiopath(["fuse", "--cases", dir + "/one.csv", "--out", dir + "/one", "--model", "late", "--params", try paramsFile(dir)])
         XCTAssertEqual(one.status, 2)
         XCTAssertTrue(one.stderr.contains("single class"), one.stderr)
+
+        // Modelling through the CLI: 12 cases on the same section and regions; the outcome
+        // brightens the MRI (radiology) and raises the attention (pathology); case m11 has no
+        // section, so no pathology: late fusion falls back to radiology, early fusion refuses.
+        var rows = "id,image,regions,register,patches,scores,tissue,outcome\n"
+        for k in 0..<12 {
+            let y = k % 2
+            var v = mri
+            let f = Float(1 + 0.15 * Double(y) + 0.04 * Double(k % 3))
+            for i in 0..<v.voxels.count { v.voxels[i] *= f }
+            try VolumeFile.write(v, to: dir + "/m\(k).nii.gz")
+            let att = attention.map { $0 + 0.3 * Float(y) + 0.05 * Float(k % 4) }
+            try PatchBag.write(path: dir + "/m\(k).h5", coords: coords, coordsAttributes: ["patch_size_level0": .int(20)], tissueFraction: nil,
+                               scores: ["attention": att], fileAttributes: [:])
+            rows += k == 11 ? "m\(k),m\(k).nii.gz,regions,,,,,\(y)\n" : "m\(k),m\(k).nii.gz,regions,reg,m\(k).h5,m\(k).h5,tissue.png,\(y)\n"
+        }
+        try rows.write(toFile: dir + "/many.csv", atomically: true, encoding: .utf8)
+        let common = ["fuse", "--cases", dir + "/many.csv", "--params", try paramsFile(dir), "--folds", "3", "--selection", "none"]
+        let late = try radiopath(common + ["--out", dir + "/late", "--model", "late"])
+        XCTAssertEqual(late.status, 0, late.stderr)
+        print(late.stderr)
+        let preds = try CSVTable.read(path: dir + "/late/fusion_predictions.csv")
+        XCTAssertEqual(preds.header, ["case", "outcome", "fold", "p_radiology", "p_pathology", "fused", "modalities_used"])
+        XCTAssertEqual(preds.rows.count, 12)
+        for r in preds.rows {
+            if r[0] == "m11" {
+                XCTAssertEqual(r[6], "radiology"); XCTAssertEqual(r[5], r[3]); XCTAssertEqual(r[4], "")
+            } else {
+                XCTAssertEqual(r[6], "radiology+pathology", r[0])
+            }
+        }
+        let fusion = try XCTUnwrap(try TestEnv.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/late/fusion.json"))) as? [String: Any])
+        XCTAssertNotNil((fusion["provenance"] as? [String: Any])?["inputsSHA256"])
+        let fusedAUC = try XCTUnwrap(((fusion["fused"] as? [String: Any])?["auc"] as? [String: Any])?["auc"] as? Double)
+        print("FUSE late fusion through the CLI: out-of-fold AUC \(fusedAUC)")
+        XCTAssertGreaterThan(fusedAUC, 0.5)
+        let refused = try radiopath(common + ["--out", dir + "/early", "--model", "early"])
+        XCTAssertEqual(refused.status, 2)
+        XCTAssertTrue(refused.stderr.contains("1 of 12 case(s) lack a modality"), refused.stderr)
+        let early = try radiopath(common + ["--out", dir + "/early", "--model", "early", "--missing", "fallback"])
+        XCTAssertEqual(early.status, 0, early.stderr)
+        let ep = try CSVTable.read(path: dir + "/early/fusion_predictions.csv")
+        XCTAssertEqual(ep.rows.first { $0[0] == "m11" }?[6], "radiology")
     }
 
     /// First-order statistics only: keeps the test quick; the table logic is the same.
