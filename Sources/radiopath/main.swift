@@ -21,6 +21,7 @@ struct RadioPath: ParsableCommand {
           radiopath register --fixed t2.nii.gz --fixed-mask gland.nii.gz
               --slice 14 --moving section.svs --out reg/   slide ⇄ MRI
           radiopath warp --transform reg/ --direction to-mri ...   map results
+          radiopath fuse --cases cases.csv --model late --out f/   region table, fusion
           radiopath status out/               catalog: done, failed, running
           radiopath synth slide --out s.tiff  a synthetic slide with known truth
         Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT
@@ -29,7 +30,7 @@ struct RadioPath: ParsableCommand {
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
                       ScoreCommand.self, HeatmapCommand.self, CellsCommand.self, PathomicsCommand.self, RadiomicsCommand.self,
-                      RegisterCommand.self, WarpCommand.self, RegionsCommand.self, StatusCommand.self, SlurmCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
+                      RegisterCommand.self, WarpCommand.self, RegionsCommand.self, FuseCommand.self, StatusCommand.self, SlurmCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
     )
 }
 
