@@ -29,7 +29,7 @@ struct RadioPath: ParsableCommand {
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
                       ScoreCommand.self, HeatmapCommand.self, CellsCommand.self, PathomicsCommand.self, RadiomicsCommand.self,
-                      RegisterCommand.self, WarpCommand.self, StatusCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
+                      RegisterCommand.self, WarpCommand.self, ModelCommand.self, StatusCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
     )
 }
 
