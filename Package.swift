@@ -63,7 +63,7 @@ let package = Package(
         // MRI/CT regions (ROIs, habitats, rings, atlas sectors) and their mapping to slides.
         .target(name: "Regions", dependencies: ["SeededRandom", "VolumeIO", "Registration", "Radiomics", "ImageCore"], swiftSettings: optimisedInDebug),
         // Region table (radiomics + pathology evidence per region) and early/late fusion models.
-        .target(name: "Fusion", dependencies: ["Regions", "Statistics", "Radiomics", "Registration", "VolumeIO", "PatchBag", "Tabular"]),
+        .target(name: "Fusion", dependencies: ["Regions", "Statistics", "Radiomics", "Registration", "VolumeIO", "PatchBag", "Tabular", "ImageCore"]),
         .executableTarget(name: "radiopath", dependencies: [
             "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration", "Regions", "Fusion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "RadiomicsTests", dependencies: ["Radiomics", "VolumeIO", "TestSupport"]),
         .testTarget(name: "RegistrationTests", dependencies: ["Registration", "SeededRandom", "VolumeIO", "ImageCore", "TestSupport"]),
         .testTarget(name: "RegionsTests", dependencies: ["Regions", "VolumeIO", "Registration", "TestSupport"]),
-        .testTarget(name: "FusionTests", dependencies: ["Fusion", "Regions", "Statistics", "VolumeIO", "TestSupport"]),
+        .testTarget(name: "FusionTests", dependencies: ["Fusion", "Regions", "Statistics", "VolumeIO", "PatchBag", "Registration", "TestSupport"]),
         .testTarget(name: "RadioPathCLITests", dependencies: ["PatchBag", "MIL", "Tabular", "VolumeIO", "Registration", "ImageCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -117,7 +117,7 @@ public enum FusionModel {
         let k = min(o.folds, pos, labels.count - pos)
         guard k >= 2 else { throw FusionError("\(o.folds) folds need at least \(o.folds) cases of each class (have \(pos) and \(labels.count - pos))", hint: "use fewer folds or more cases") }
         if k < o.folds { notes.append("folds reduced to \(k) (smallest class)") }
-        let fold = stratifiedFolds(labels, k, seed: o.seed)
+        let fold = DataSplit.stratifiedFolds(labels, k, seed: o.seed)
 
         // Learner on a subset of modalities, trained on the given cases that have all of them.
         func learner(_ subset: [Int], _ train: [Int]) throws -> FittedLearner {
@@ -133,7 +133,7 @@ public enum FusionModel {
             let p = tl.filter { $0 }.count
             let ki = min(o.innerFolds, p, tl.count - p)
             guard ki >= 2 else { throw FusionError("a training fold has too few cases of one class for inner CV", hint: "use fewer folds") }
-            let f = stratifiedFolds(tl, ki, seed: o.seed &+ 1)
+            let f = DataSplit.stratifiedFolds(tl, ki, seed: o.seed &+ 1)
             var out = [[Int: Double]](repeating: [:], count: mods.count)
             for g in 0..<ki {
                 let tr = train.indices.filter { f[$0] != g }.map { train[$0] }, te = train.indices.filter { f[$0] == g }.map { train[$0] }

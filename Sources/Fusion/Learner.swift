@@ -116,24 +116,3 @@ public enum EarlyFusion {
         try FittedLearner.fit(rows: rows.map { i in modalities.flatMap { $0.values[i] } }, labels: labels, options: options)
     }
 }
-
-/// Stratified, seeded fold assignment: each class shuffled (SplitMix64) and dealt round-robin.
-func stratifiedFolds(_ labels: [Bool], _ k: Int, seed: UInt64) -> [Int] {
-    var state = seed &+ 0x9E37_79B9_7F4A_7C15
-    func next() -> UInt64 {
-        state = state &+ 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    var fold = [Int](repeating: 0, count: labels.count)
-    var offset = 0
-    for cls in [true, false] {
-        var idx = labels.indices.filter { labels[$0] == cls }
-        for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, Int(next() % UInt64(i + 1))) }
-        for (r, i) in idx.enumerated() { fold[i] = (r + offset) % k }
-        offset += idx.count
-    }
-    return fold
-}

@@ -45,7 +45,7 @@ public enum RegionTable {
     /// warnings (regions without coverage, tissue source).
     public static func rows(for c: CaseInput, options o: RegionTableOptions, note: (String) -> Void = { _ in }) throws -> [RegionRow] {
         let image = try VolumeFile.read(c.image)
-        let families = try o.families ?? RegionFamilyFile.families(in: c.regionsDir)
+        let families = try o.families ?? RegionMap.families(in: c.regionsDir)
         guard !families.isEmpty else {
             throw FusionError("\(c.regionsDir): no region families (<family>.json + <family>.nii.gz)", hint: "run `radiopath regions` for case \(c.id)")
         }
@@ -55,7 +55,7 @@ public enum RegionTable {
         }
         var out: [RegionRow] = []
         for family in families {
-            let map = try RegionFamilyFile.read(folder: c.regionsDir, family: family)
+            let map = try RegionMap.read(folder: c.regionsDir, family: family)
             guard map.labels.hasSameGrid(as: image, tolerance: 1e-3) else {
                 throw FusionError("\(c.regionsDir)/\(family).nii.gz: its grid (\(map.labels.size), spacing \(map.labels.spacing)) differs from \(c.image)'s (\(image.size), spacing \(image.spacing))",
                                   hint: "build the regions on the case's image grid")

@@ -36,6 +36,16 @@ extension RegionMap {
         try AtomicFile.write(data, to: folder + "/\(family).json")
     }
 
+    /// Family names in `folder`: every `<name>.json` with a `<name>.nii.gz` (or `.nii`) beside it, sorted.
+    public static func families(in folder: String) throws -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+            throw RegionsError("\(folder): cannot list the regions folder", hint: "give the output folder of `radiopath regions`")
+        }
+        let set = Set(names)
+        return names.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+            .filter { set.contains($0 + ".nii.gz") || set.contains($0 + ".nii") }.sorted()
+    }
+
     /// Reads what `write(folder:provenance:)` wrote.
     public static func read(folder: String, family: String) throws -> RegionMap {
         let path = folder + "/\(family).json"
@@ -49,6 +59,10 @@ extension RegionMap {
                 throw RegionsError("\(path): a region lacks label, name or kind", hint: "rewrite it with `radiopath regions`")
             }
             return RegionInfo(label: label, name: name, kind: kind, definition: r["definition"] as? String ?? "")
+        }
+        var seen = Set<Int>()
+        for r in regions where !seen.insert(r.label).inserted || r.label <= 0 {
+            throw RegionsError("\(path): region label \(r.label) is repeated or not positive", hint: "labels are unique integers ≥ 1; 0 is background")
         }
         let labels = try NIfTI.read(folder + "/" + (doc["labels_file"] as? String ?? "\(family).nii.gz"))
         return RegionMap(family: doc["family"] as? String ?? family, labels: labels, regions: regions)

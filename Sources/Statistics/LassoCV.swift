@@ -30,7 +30,7 @@ public struct Standardizer: Codable, Equatable, Sendable {
 /// Cross-validated lasso-logistic path, glmnet's way: features standardised inside every fit,
 /// λ from λmax (all coefficients zero) down a log-spaced grid, binomial deviance as the CV loss.
 public struct LassoPath: Sendable {
-    /// Decreasing penalties; the path stops early once the fit explains 99.9% of the null deviance.
+    /// Decreasing penalties; the path stops early by glmnet's rules (see `LassoCV.path`).
     public var lambdas: [Double]
     /// Mean held-out deviance per λ (fold means weighted by fold size) and its standard error.
     public var meanDeviance: [Double]
@@ -84,7 +84,7 @@ public enum LassoCV {
         if full.contains(where: { !$0.converged }) { warnings.append("LassoCV: some path fits did not converge; the smallest λ may be unreliable") }
         let unscaled = full.map { std.unscale(intercept: $0.beta[0], Array($0.beta.dropFirst())) }
 
-        let fold = stratifiedFolds(labels, k, seed)
+        let fold = DataSplit.stratifiedFolds(labels, k, seed: seed)
         var dev = [[Double]](repeating: [], count: k), sizes = [Double](repeating: 0, count: k)
         for f in 0..<k {
             let train = labels.indices.filter { fold[$0] != f }, test = labels.indices.filter { fold[$0] == f }
@@ -112,31 +112,20 @@ public enum LassoCV {
                          coefficients: unscaled.map { $0.1 }, indexMin: iMin, index1SE: i1, folds: fold, warnings: warnings)
     }
 
-    /// Warm-started fits down the grid; optionally stops once 99.9% of the null deviance is explained.
+    /// Warm-started fits down the grid (`LassoPathSolver`). With `stopEarly`, glmnet's rules end the
+    /// path once at least 5 λs are fitted and either the fraction of null deviance explained
+    /// exceeds 0.999 or it grew by less than 1e-5 since the previous λ (the λ that triggers the
+    /// stop is kept, as glmnet keeps it).
     static func path(_ z: [[Double]], _ y: [Bool], _ grid: [Double], stopEarly: Bool, tolerance: Double) throws
         -> [LogisticRegression.Result] {
-        var d = try Design(z, y)
-        let ybar = d.y.reduce(0, +) / Double(d.n)
-        var beta = [log(ybar / (1 - ybar))] + [Double](repeating: 0, count: d.p)
-        let nullDev = d.objective(beta, ridge: 0, lasso: 0)
-        var out: [LogisticRegression.Result] = []
+        var solver = LassoPathSolver(try Design(z, y), tolerance: tolerance)
+        var out: [LogisticRegression.Result] = [], previous = 0.0
         for l in grid {
-            out.append(LogisticRegression.lasso(&d, lambda: l, beta: &beta, maxIterations: 1000, tolerance: tolerance))
-            if stopEarly && 1 - d.objective(beta, ridge: 0, lasso: 0) / nullDev >= 0.999 { break }
+            out.append(solver.solve(lambda: l))
+            let explained = 1 - solver.deviance / solver.nullDeviance
+            if stopEarly && out.count >= 5 && (explained > 0.999 || explained - previous < 1e-5) { break }
+            previous = explained
         }
         return out
-    }
-
-    /// Positives and negatives each shuffled with the seed and dealt round-robin, so every fold
-    /// holds nearly the same class balance.
-    static func stratifiedFolds(_ labels: [Bool], _ k: Int, _ seed: UInt64) -> [Int] {
-        var rng = SplitMix64(seed: seed)
-        var fold = [Int](repeating: 0, count: labels.count), next = 0
-        for cls in [true, false] {
-            var idx = labels.indices.filter { labels[$0] == cls }
-            for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, rng.next(below: i + 1)) }
-            for i in idx { fold[i] = next % k; next += 1 }
-        }
-        return fold
     }
 }

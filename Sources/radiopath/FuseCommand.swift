@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Fusion
+import Regions
 import ImageCore
 import Radiomics
 import Statistics
@@ -164,7 +165,7 @@ struct FuseCommand: ParsableCommand {
         var inputFiles = [cases]
         for r in rows {
             inputFiles += r.files
-            if let fams = try? (tableOptions.families ?? RegionFamilyFile.families(in: r.input.regionsDir)) {
+            if let fams = try? (tableOptions.families ?? RegionMap.families(in: r.input.regionsDir)) {
                 for f in fams { inputFiles += [r.input.regionsDir + "/" + f + ".json", r.input.regionsDir + "/" + f + ".nii.gz"] }
             }
         }

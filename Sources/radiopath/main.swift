@@ -30,7 +30,8 @@ struct RadioPath: ParsableCommand {
         version: version,
         subcommands: [InfoCommand.self, TileCommand.self, StreamCommand.self, EmbedCommand.self, TrainCommand.self,
                       ScoreCommand.self, HeatmapCommand.self, CellsCommand.self, PathomicsCommand.self, RadiomicsCommand.self,
-                      RegisterCommand.self, WarpCommand.self, RegionsCommand.self, FuseCommand.self, StatusCommand.self, SlurmCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
+                      RegisterCommand.self, WarpCommand.self, RegionsCommand.self, FuseCommand.self, ModelCommand.self,
+                      StatusCommand.self, SlurmCommand.self, SynthCommand.self, CellGraphBenchCommand.self]
     )
 }
 

@@ -21,11 +21,11 @@ final class RegionTableTests: XCTestCase {
         halves.voxels = [Float](repeating: 0, count: 2000); apex.voxels = halves.voxels
         for k in 1...3 { for j in 5..<15 { for i in 2..<18 { halves[i, j, k] = i < 10 ? 1 : 2 } } }
         for j in 0..<4 { for i in 0..<4 { apex[i, j, 0] = 1 } }
-        try RegionFamilyFile.write(RegionMap(family: "halves", labels: halves, regions: [
+        try RegionMap(family: "halves", labels: halves, regions: [
             RegionInfo(label: 1, name: "left", kind: .sector, definition: "x < 10 mm"),
-            RegionInfo(label: 2, name: "right", kind: .sector, definition: "x ≥ 10 mm")]), folder: dir + "/regions")
-        try RegionFamilyFile.write(RegionMap(family: "apex", labels: apex, regions: [
-            RegionInfo(label: 1, name: "apex", kind: .roi, definition: "slice 0")]), folder: dir + "/regions")
+            RegionInfo(label: 2, name: "right", kind: .sector, definition: "x ≥ 10 mm")]).write(folder: dir + "/regions")
+        try RegionMap(family: "apex", labels: apex, regions: [
+            RegionInfo(label: 1, name: "apex", kind: .roi, definition: "slice 0")]).write(folder: dir + "/regions")
         // Transform: MRI mm → slide px = 100·(p + 0.5), on slice 2; report with HD95 and TRE.
         let t = SectionTransform(affine: MatrixTransform2D(kind: .affine, parameters: [100, 0, 0, 100, 50, 50]), field: nil,
                                  mri: .init(path: dir + "/image.nii.gz", volume: image, slice: 2),

@@ -27,8 +27,8 @@ final class LassoCVTests: XCTestCase {
         let perFold = (0..<10).map { f in bc.y.indices.filter { path.folds[$0] == f && bc.y[$0] }.count }
         XCTAssertLessThanOrEqual(perFold.max()! - perFold.min()!, 1)
         // Seeded: the same seed reproduces the folds, another seed changes them.
-        XCTAssertEqual(LassoCV.stratifiedFolds(bc.y, 10, 42), path.folds)
-        XCTAssertNotEqual(LassoCV.stratifiedFolds(bc.y, 10, 43), path.folds)
+        XCTAssertEqual(DataSplit.stratifiedFolds(bc.y, 10, seed: 42), path.folds)
+        XCTAssertNotEqual(DataSplit.stratifiedFolds(bc.y, 10, seed: 43), path.folds)
         // Rad-score: the linear predictor on the original scale, and a strong one.
         let score = path.radScore(bc.X, at: path.index1SE)
         let b = path.coefficients[path.index1SE]
