@@ -32,6 +32,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "bench-out"))
     a = ap.parse_args()
+    import warnings
+    warnings.filterwarnings("ignore")  # sklearn's deprecation notices for penalty= and legacy attributes
     import numpy as np
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegressionCV
