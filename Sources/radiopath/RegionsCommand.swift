@@ -56,6 +56,8 @@ struct RegionsCommand: ParsableCommand {
     @Option(name: .customLong("hotspot-threshold"), help: "Score at or above which a pixel is hot.") var hotspotThreshold: Float = 0.5
     @Option(help: "Image covering the whole slide to draw the regions on (default: the slide's thumbnail).") var thumbnail: String?
     @Option(help: "CSV of region values to paint back: family, region (name or label), value columns.") var paint: String?
+    @Option(name: .customLong("paint-columns"), help: "Value columns of --paint to paint, comma-separated (default: all).") var paintColumns: String?
+    @Option(name: .customLong("paint-case"), help: "With a `case` column in --paint (fuse's region_table.csv): its rows only.") var paintCase: String?
     @Option(help: "Colormap of --paint (Atlases/colormaps: viridis, magma, inferno, jet, coolwarm, RdBu_r).") var colormap = "viridis"
     @Option(help: "Output folder (created if missing).") var out: String
     @Flag(help: "Print a JSON summary on standard output.") var json = false
@@ -208,10 +210,25 @@ struct RegionsCommand: ParsableCommand {
         guard let fc = table.column("family"), let rc = table.column("region") else {
             throw RegionsError("\(path): needs columns family and region (then value columns); found \(table.header.joined(separator: ","))")
         }
-        let valueColumns = table.header.indices.filter { $0 != fc && $0 != rc }
+        var valueColumns = table.header.indices.filter { $0 != fc && $0 != rc && table.header[$0] != "case" }
+        if let paintColumns {
+            let wanted = paintColumns.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            valueColumns = try wanted.map { name in
+                guard let c = table.column(name) else { throw RegionsError("\(path): no column \(name)", hint: "columns: \(table.header.joined(separator: ","))") }
+                return c
+            }
+        }
         guard !valueColumns.isEmpty else { throw RegionsError("\(path): no value column besides family and region") }
+        var rows = table.rows
+        if let paintCase {
+            guard let cc = table.column("case") else { throw RegionsError("\(path): --paint-case needs a `case` column") }
+            rows = rows.filter { $0[cc] == paintCase }
+            guard !rows.isEmpty else { throw RegionsError("\(path): no rows of case \(paintCase)") }
+        } else if let cc = table.column("case"), Set(rows.map { $0[cc] }).count > 1 {
+            throw RegionsError("\(path): rows of several cases", hint: "choose one with --paint-case ID")
+        }
         var written: [String] = []
-        for family in Set(table.rows.map { $0[fc] }).sorted() {
+        for family in Set(rows.map { $0[fc] }).sorted() {
             let map = try made.first { $0.family == family } ?? RegionMap.read(folder: out, family: family)
             guard map.labels.hasSameGrid(as: img, tolerance: 1e-3 * max(1, img.spacing.max())) else {
                 throw RegionsError("\(path): family \(family) is not on the grid of \(image)", hint: "paint on the image the regions were made on")
@@ -219,7 +236,7 @@ struct RegionsCommand: ParsableCommand {
             let byName = Dictionary(map.regions.map { ($0.name, $0.label) }, uniquingKeysWith: { a, _ in a })
             for c in valueColumns {
                 var values: [Int: Double] = [:]
-                for row in table.rows where row[fc] == family {
+                for row in rows where row[fc] == family {
                     guard let label = byName[row[rc]] ?? Int(row[rc]).flatMap({ l in map.regions.contains { $0.label == l } ? l : nil }) else {
                         throw RegionsError("\(path): family \(family) has no region '\(row[rc])'", hint: "use the names or labels of \(family).json")
                     }

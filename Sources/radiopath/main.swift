@@ -21,8 +21,13 @@ struct RadioPath: ParsableCommand {
           radiopath register --fixed t2.nii.gz --fixed-mask gland.nii.gz
               --slice 14 --moving section.svs --out reg/   slide ⇄ MRI
           radiopath warp --transform reg/ --direction to-mri ...   map results
+          radiopath regions --image t2.nii.gz --mask gland.nii.gz --sectors
+              prostate --rings -3,0,3 --out r/   sectors, rings, habitats
           radiopath fuse --cases cases.csv --model late --out f/   region table, fusion
+          radiopath model cases.csv --outcome y --out m/   LASSO rad-score,
+              AUC with CI, calibration, decision curve, nomogram
           radiopath status out/               catalog: done, failed, running
+          radiopath slurm --tasks 8 -- tile slides/ --out out/   job array
           radiopath synth slide --out s.tiff  a synthetic slide with known truth
         Outputs are files other tools read: HDF5 patch bags (CLAM/TRIDENT
         layout), QuPath GeoJSON, PNG, CSV. `radiopath help <subcommand>` for more.
