@@ -34,14 +34,15 @@ public final class BatchProgress: @unchecked Sendable {
     }
 
     /// Records units produced inside an item still running (e.g. patches of a long slide):
-    /// redraws the bar at most 4 times a second on a terminal, and elsewhere writes a plain
-    /// line about every 10 s (`label`, e.g. the slide) so logs show the job is alive.
+    /// redraws the bar at most 4 times a second on a terminal (once a second when following a
+    /// catalog, which refreshes it too), and elsewhere writes a plain line about every 10 s
+    /// (`label`, e.g. the slide) so logs show the job is alive.
     public func advance(units produced: Int, label: String) {
         lock.lock(); defer { lock.unlock() }
         units += produced
         let now = DispatchTime.now().uptimeNanoseconds
         if isTerminal {
-            guard now - lastDraw.uptimeNanoseconds > 250_000_000 else { return }
+            guard now - lastDraw.uptimeNanoseconds > (archive == nil ? 250_000_000 : 1_000_000_000) else { return }
             lastDraw = DispatchTime.now()
             write("\r\u{1B}[2K" + bar())
             barShown = true
