@@ -307,13 +307,12 @@ public final class Catalog: @unchecked Sendable {
         let r = try db.query("""
             SELECT count(*), total(status = 'pending'), total(status = 'running'), total(status = 'done'), total(status = 'failed'),
                    total(CASE WHEN status = 'done' THEN units END), total(CASE WHEN status IN ('done', 'failed') THEN seconds END),
-                   count(DISTINCT CASE WHEN status = 'running' THEN host || ' ' || pid END), min(started), max(finished)
+                   count(DISTINCT CASE WHEN status = 'running' THEN host || ' ' || pid END)
             FROM jobs\(filter)
             """, kind.map { [.text($0)] } ?? []).first ?? []
         func n(_ i: Int) -> Int { r.count > i ? Int(r[i].double ?? 0) : 0 }
         return JobCounts(total: n(0), pending: n(1), running: n(2), done: n(3), failed: n(4), unitsDone: n(5),
-                         seconds: r.count > 6 ? r[6].double ?? 0 : 0, workers: n(7),
-                         firstStarted: r.count > 8 ? r[8].double : nil, lastFinished: r.count > 9 ? r[9].double : nil)
+                         seconds: r.count > 6 ? r[6].double ?? 0 : 0, workers: n(7))
     }
 
     /// The job kinds present (tile, embed:<encoder>, …).

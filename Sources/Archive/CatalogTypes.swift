@@ -116,8 +116,6 @@ public struct JobCounts: Codable, Sendable, Equatable {
     public var seconds = 0.0
     /// Distinct workers holding running jobs.
     public var workers = 0
-    public var firstStarted: Double?
-    public var lastFinished: Double?
     public var finished: Int { done + failed }
     public var remaining: Int { pending + running }
 }

@@ -54,6 +54,9 @@ public final class BatchProgress: @unchecked Sendable {
 
     /// Records one finished item with its status line and the units (e.g. patches) it produced.
     public func itemFinished(line: String, units produced: Int) {
+        // The slide is in the catalog by now: refresh the archive view soon (at most 4 queries a
+        // second however fast slides finish), not up to a second late.
+        if archive != nil { pollQueue.async { [weak self] in self?.poll(olderThan: 0.25) } }
         lock.lock(); defer { lock.unlock() }
         done += 1
         units += produced
@@ -92,15 +95,28 @@ public final class BatchProgress: @unchecked Sendable {
         lock.lock()
         archive = (kind, first, t, first, t)
         followed = catalog
+        lastPoll = t
         lock.unlock()
-        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
-        timer.schedule(deadline: .now() + 1, repeating: 1)
-        timer.setEventHandler { [weak self, weak catalog] in
-            guard let self, let catalog, let counts = try? catalog.counts(kind: kind) else { return }
-            self.archiveUpdated(counts)
-        }
+        let timer = DispatchSource.makeTimerSource(queue: pollQueue)
+        timer.schedule(deadline: .now() + 0.25, repeating: 1)
+        timer.setEventHandler { [weak self] in self?.poll(olderThan: 0.5) }
         timer.resume()
         archiveTimer = timer
+    }
+
+    private let pollQueue = DispatchQueue(label: "radiopath.progress.poll", qos: .utility)
+    private var lastPoll = 0.0
+
+    /// Queries the catalog unless the last query is younger than `age` seconds (so a slide
+    /// finishing right after a poll waits for the next tick: at most about one query a second).
+    private func poll(olderThan age: Double) {
+        lock.lock()
+        let due = elapsedSeconds - lastPoll >= age
+        if due { lastPoll = elapsedSeconds }
+        let kind = archive?.kind
+        lock.unlock()
+        guard due, let kind, let c = followed, let counts = try? c.counts(kind: kind) else { return }
+        archiveUpdated(counts)
     }
 
     /// Stores new counts and redraws: on a terminal the bar; elsewhere a plain line every

@@ -31,7 +31,8 @@ struct EmbedRunCommand: ParsableCommand {
             coords    N×2 int64 level-0 top-left corners (+ tiling attributes)
             attributes: encoder, weight file SHA-256, input contract (patch px,
             µm/px, resize, mean/std), tool version, command, slide quickhash
-        and for the run: embed_summary.csv and embed_run.json beside them.
+        and embed_summary.csv (every slide, from the catalog) and embed_run.json
+        (this run) beside them, and <out>/run_report.md.
         CLAM-style Python reads the .h5 files unchanged.
 
         Slides whose features exist are skipped, so rerunning resumes (--force
@@ -212,7 +213,7 @@ struct EmbedRunCommand: ParsableCommand {
             do {
                 try writeSummary(results, problems: problems.count, dir: featuresDir, encoder: enc, command: command, seconds: progress.elapsedSeconds, catalog: catalog, kind: kind)
             } catch {
-                let text = DiskFull.classify("\(error)", folder: root).map { "\($0.error) — \($0.hint)" } ?? "\(error)"
+                let text = DiskFull.classify("\(error)", folder: root).map { "\($0.error) — free space and rerun" } ?? "\(error)"
                 FileHandle.standardError.write(Data("! embed_summary.csv / embed_run.json not written: \(text)\n".utf8))
             }
             ArchiveOptions.writeReport(catalog, claimed: results.count - problems.count)

@@ -22,7 +22,9 @@ struct TileCommand: ParsableCommand {
                                  (QuPath: File > Import objects)
           previews/<id>.png      thumbnail with tissue, holes and patch grid
           patch_images/<id>/     with --save-patches: <id>_<x>_<y>.jpg|png
-        and for the run: tile_summary.csv and tile_run.json.
+        and tile_summary.csv (every slide of the folder, from the catalog),
+        tile_run.json (this run) and run_report.md (Markdown: totals, failures,
+        workers, per-slide timings; also `radiopath status --markdown`).
 
         Slides whose patch bag exists are skipped, so rerunning after an
         interruption resumes (--force redoes them). A slide that fails is
@@ -30,7 +32,8 @@ struct TileCommand: ParsableCommand {
         skips it (with a note) unless --retry-failed.
         The catalog --out/radiopath.sqlite records every slide and job; any
         number of workers may share one --out (each slide is done once; a
-        killed worker's slide is taken over). `radiopath status --out` shows it.
+        killed worker's slide is taken over; the progress line counts the
+        whole archive). `radiopath status OUT [--watch]` shows it.
         --shard i/n splits the slides among n workers.
         Exit status: 0 all done or skipped, 1 some failed (now or earlier),
         2 bad arguments or unwritable --out.
@@ -168,7 +171,7 @@ struct TileCommand: ParsableCommand {
             do {
                 try writeSummary(all, problems: problems.count, root: root, params: params, command: command, seconds: progress.elapsedSeconds, catalog: catalog)
             } catch {
-                let text = DiskFull.classify("\(error)", folder: root).map { "\($0.error) — \($0.hint)" } ?? "\(error)"
+                let text = DiskFull.classify("\(error)", folder: root).map { "\($0.error) — free space and rerun" } ?? "\(error)"
                 FileHandle.standardError.write(Data("! tile_summary.csv / tile_run.json not written: \(text)\n".utf8))
             }
             ArchiveOptions.writeReport(catalog, claimed: outcomes.compactMap { $0 }.count)

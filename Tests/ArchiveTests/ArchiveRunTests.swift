@@ -111,6 +111,40 @@ final class ArchiveRunTests: XCTestCase {
         XCTAssertEqual(summary.split(separator: "\n").filter { $0.contains(",done,") }.count, 4, summary)
     }
 
+    func testEmbedOntoAFullDiskReportsItAndARerunAfterFreeingSpaceCompletes() throws {
+        let dir = try TestEnv.scratch(self, "diskfull-embed")
+        let input = try slides(dir + "/slides", ["e1", "e2", "e3"])
+        let tiled = dir + "/tiled"
+        XCTAssertEqual(try run(["tile", input, "--out", tiled, "--patch-size", "224"]).status, 0)
+        let out = dir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let mount = try TestEnv.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", out])
+        guard mount.status == 0 else {
+            throw XCTSkip("SKIPPED: cannot mount a 1 MiB tmpfs to fill up (\(mount.stderr.trimmingCharacters(in: .whitespacesAndNewlines))); run the tests as root")
+        }
+        addTeardownBlock { _ = try? TestEnv.run("/bin/umount", [out]) }
+        // Another program filled the disk: about 100 KiB are left.
+        try Data(count: 900_000).write(to: URL(fileURLWithPath: out + "/filler"))
+
+        let full = try run(["embed", tiled + "/patches", "--out", out])
+        XCTAssertEqual(full.status, 1, full.stderr)
+        XCTAssertTrue(full.stderr.contains("disk full") || full.stderr.contains("database or disk is full"), full.stderr)
+        XCTAssertFalse(full.stderr.contains(".tmp-"), "errors name final files:\n\(full.stderr)")
+        XCTAssertEqual(leftovers(out), [], "no half file")
+        let status = try run(["status", out])
+        XCTAssertEqual(status.status, 0, "the catalog stays readable\n\(status.stderr)")
+        XCTAssertFalse(try Catalog(folder: out, readOnly: true).jobs().contains { $0.status == .done && $0.outputs.isEmpty },
+                       "nothing is recorded done without its output")
+
+        try FileManager.default.removeItem(atPath: out + "/filler")
+        let again = try run(["embed", tiled + "/patches", "--out", out])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let jobs = try Catalog(folder: out, readOnly: true).jobs(kind: "embed:pathomic-v1")
+        XCTAssertEqual(jobs.map(\.slideID), ["e1", "e2", "e3"])
+        XCTAssertTrue(jobs.allSatisfy { $0.status == .done && $0.outputs.count == 1 }, "\(jobs.map { ($0.slideID, $0.status, $0.error ?? "") })")
+        for j in jobs { XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/features_pathomic-v1/\(j.slideID).h5")) }
+    }
+
     // MARK: several workers
 
     func testWorkersSeeTheWholeArchiveAndTheLastWritesTheCompleteSummaryAndReport() throws {
