@@ -87,7 +87,11 @@ struct StatusCommand: ParsableCommand {
             if markdownFile == "-" {
                 print(try RunReport.markdown(catalog: catalog))
             } else {
-                let path = try RunReport.write(catalog: catalog, to: markdownFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+                // The default file is the one workers write: take their lock so reports never interleave.
+                let folder = (catalog.path as NSString).deletingLastPathComponent
+                let path = try RunReport.serialized(in: folder) {
+                    try RunReport.write(catalog: catalog, to: markdownFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+                }
                 FileHandle.standardError.write(Data("report: \(path)\n".utf8))
             }
         } catch {
@@ -109,7 +113,7 @@ struct StatusCommand: ParsableCommand {
             let now = Date().timeIntervalSince1970
             let kinds = (try? catalog.jobKinds()) ?? []
             var lines: [String] = []
-            var busy = false, pending = 0
+            var busy = false, pending = 0, key = ""
             for k in kinds {
                 guard let c = try? catalog.counts(kind: k) else { continue }
                 let f = first[k] ?? (c, now)
@@ -120,17 +124,18 @@ struct StatusCommand: ParsableCommand {
                 let rate = (units: unitRate, slides: slideRate, eta: slideRate > 0 ? Double(c.remaining) / slideRate : nil)
                 lines.append(BatchProgress.archiveText(c, kind: k, rate: rate, final: c.remaining == 0))
                 busy = busy || c.remaining > 0
+                key += "\(k) \(c.done) \(c.failed) \(c.running) \(c.pending);"
                 pending += c.pending
             }
             if kinds.isEmpty { lines.append("no jobs recorded yet") }
             let text = lines.joined(separator: "\n")
             if terminal {
                 print("\u{1B}[H\u{1B}[2J" + "\(catalog.path) · " + BatchProgress.clock(now - start) + "\n" + text)
-            } else if text != last {
-                print(text)
+            } else if key != last {
+                print(text)  // logs get a line when the counts change, not every tick
             }
             fflush(stdout)
-            last = text
+            last = key
             if !busy && !kinds.isEmpty { break }
             // Stale rows never finish on their own: say so instead of waiting for ever.
             if busy, pending == 0, let jobs = try? catalog.jobs(), !jobs.contains(where: { $0.status == .running && $0.stale != true }) {
