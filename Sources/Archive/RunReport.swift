@@ -151,12 +151,19 @@ public enum RunReport {
             .replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: "<br>")
     }
 
-    static func utc(_ t: Double) -> String {
+    /// One formatter for the whole report: building one per cell costs more than the table.
+    nonisolated(unsafe) private static let utcFormatter: DateFormatter = {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
-        return f.string(from: Date(timeIntervalSince1970: t))
+        return f
+    }()
+    private static let formatterLock = NSLock()
+
+    static func utc(_ t: Double) -> String {
+        formatterLock.lock(); defer { formatterLock.unlock() }
+        return utcFormatter.string(from: Date(timeIntervalSince1970: t))
     }
 
     static func duration(_ s: Double) -> String {
