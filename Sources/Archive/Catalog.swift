@@ -9,8 +9,16 @@ public final class Catalog: @unchecked Sendable {
     public static let fileName = "radiopath.sqlite"
     /// Version of the tables below. A newer catalog is refused; an older one is migrated
     /// when `migrations` knows how, refused otherwise.
-    public static let schemaVersion = 1
-    static let migrations: [Int: String] = [:]
+    public static let schemaVersion = 2
+    /// SQL taking a catalog from version N (the key) to N + 1, run in one transaction.
+    static let migrations: [Int: String] = [
+        // 2: per-job warnings and details (summaries are rebuilt from the catalog), parameter texts.
+        1: """
+        ALTER TABLE jobs ADD COLUMN warnings TEXT;
+        ALTER TABLE jobs ADD COLUMN details TEXT;
+        CREATE TABLE parameters(params_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, tool_version TEXT, text TEXT NOT NULL, first_seen REAL NOT NULL);
+        """,
+    ]
 
     public let path: String
     /// This worker, as lock rows name it.
@@ -73,8 +81,9 @@ public final class Catalog: @unchecked Sendable {
         status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
         attempts INTEGER NOT NULL DEFAULT 0,
         host TEXT, pid INTEGER, started REAL, heartbeat REAL, finished REAL, seconds REAL, units INTEGER,
-        error TEXT, hint TEXT, tool_version TEXT, params_hash TEXT,
+        error TEXT, hint TEXT, tool_version TEXT, params_hash TEXT, warnings TEXT, details TEXT,
         PRIMARY KEY (kind, slide_id));
+    CREATE TABLE parameters(params_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, tool_version TEXT, text TEXT NOT NULL, first_seen REAL NOT NULL);
     CREATE TABLE outputs(
         kind TEXT NOT NULL, slide_id TEXT NOT NULL, path TEXT NOT NULL, size INTEGER, sha256 TEXT,
         PRIMARY KEY (kind, slide_id, path),
@@ -116,6 +125,8 @@ public final class Catalog: @unchecked Sendable {
     /// Adds jobs not yet known as `pending`, so `status` counts what is left.
     public func addPending(kind: String, jobs: [(slideID: String, input: String)]) throws {
         lock.lock(); defer { lock.unlock() }
+        let t0 = CatalogTiming.now()
+        defer { CatalogTiming.add(.addPending, since: t0) }
         try db.immediate {
             for j in jobs {
                 try db.query("INSERT OR IGNORE INTO jobs(kind, slide_id, input, status, attempts) VALUES (?, ?, ?, 'pending', 0)",
@@ -130,9 +141,11 @@ public final class Catalog: @unchecked Sendable {
     public func claim(kind: String, slideID: String, input: String, outputsComplete: Bool, force: Bool = false,
                       retryFailed: Bool = false, parameters: JobParameters) throws -> Claim {
         lock.lock(); defer { lock.unlock() }
+        let t0 = CatalogTiming.now()
+        defer { CatalogTiming.add(.claim, since: t0) }
         return try db.immediate {
             let now = Date().timeIntervalSince1970
-            let rows = try db.query("SELECT status, attempts, host, pid, started, heartbeat, error, params_hash FROM jobs WHERE kind = ? AND slide_id = ?",
+            let rows = try db.query("SELECT status, attempts, host, pid, started, heartbeat, error, params_hash, details FROM jobs WHERE kind = ? AND slide_id = ?",
                                     [.text(kind), .text(slideID)])
             var reclaimed: LockHolder?
             var attempts = 0
@@ -144,8 +157,10 @@ public final class Catalog: @unchecked Sendable {
                     if outputsComplete && !force { return .alreadyDone }
                 case .failed:
                     // Same parameters, same failure: retried on request, or when the parameters changed (a fix).
+                    // A failure of the environment (a full disk) is retried once the user fixed it.
                     let sameParameters = r[7].string == parameters.paramsHash
-                    if !(retryFailed || force) && sameParameters { return .failedBefore(error: r[6].string ?? "unknown error") }
+                    let transient = JobOutcome.decode(r[8].string)[DiskFull.transientKey] != nil
+                    if !(retryFailed || force || transient) && sameParameters { return .failedBefore(error: r[6].string ?? "unknown error") }
                 case .running:
                     let holder = LockHolder(host: r[2].string ?? "", pid: r[3].int ?? 0, started: r[4].double ?? 0, heartbeat: r[5].double ?? 0)
                     guard isStale(holder, now: now) else { return .heldElsewhere(holder) }
@@ -160,6 +175,10 @@ public final class Catalog: @unchecked Sendable {
                     tool_version = ?8, params_hash = ?9
                 """, [.text(kind), .text(slideID), .text(input), .int(Int64(attempts + 1)), .text(host), .int(Int64(pid)),
                       .real(now), .text(parameters.toolVersion), SQLValue(parameters.paramsHash)])
+            if let h = parameters.paramsHash, let text = parameters.text {
+                try db.query("INSERT OR IGNORE INTO parameters VALUES (?, ?, ?, ?, ?)",
+                             [.text(h), .text(kind), .text(parameters.toolVersion), .text(text), .real(now)])
+            }
             return .granted(attempt: attempts + 1, reclaimed: reclaimed)
         }
     }
@@ -171,15 +190,18 @@ public final class Catalog: @unchecked Sendable {
     public func finish(kind: String, slideID: String, outcome: JobOutcome, slide: SlideRecord? = nil) throws -> Bool {
         precondition(outcome.status == .done || outcome.status == .failed, "a job finishes done or failed")
         lock.lock(); defer { lock.unlock() }
+        let t0 = CatalogTiming.now()
+        defer { CatalogTiming.add(.finish, since: t0) }
         return try db.immediate {
             let held = try db.query("SELECT 1 FROM jobs WHERE kind = ? AND slide_id = ? AND status = 'running' AND host = ? AND pid = ?",
                                     [.text(kind), .text(slideID), .text(host), .int(Int64(pid))])
             guard !held.isEmpty else { return false }
             try db.query("""
-                UPDATE jobs SET status = ?, finished = ?, seconds = ?, units = ?, error = ?, hint = ?
+                UPDATE jobs SET status = ?, finished = ?, seconds = ?, units = ?, error = ?, hint = ?, warnings = ?, details = ?
                 WHERE kind = ? AND slide_id = ?
                 """, [.text(outcome.status.rawValue), .real(Date().timeIntervalSince1970), .real(outcome.seconds), SQLValue(outcome.units),
-                      SQLValue(outcome.error), SQLValue(outcome.hint), .text(kind), .text(slideID)])
+                      SQLValue(outcome.error), SQLValue(outcome.hint), SQLValue(outcome.warnings.isEmpty ? nil : outcome.warnings.joined(separator: "\n")),
+                      SQLValue(JobOutcome.encode(outcome.details)), .text(kind), .text(slideID)])
             try db.query("DELETE FROM outputs WHERE kind = ? AND slide_id = ?", [.text(kind), .text(slideID)])
             for o in outcome.outputs {
                 try db.query("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)",
@@ -262,7 +284,7 @@ public final class Catalog: @unchecked Sendable {
         let now = Date().timeIntervalSince1970
         return try db.query("""
             SELECT kind, slide_id, input, status, attempts, host, pid, started, heartbeat, finished, seconds, units, error, hint,
-                   tool_version, params_hash FROM jobs\(filter) ORDER BY kind, slide_id
+                   tool_version, params_hash, warnings, details FROM jobs\(filter) ORDER BY kind, slide_id
             """, args).map { r in
             let status = JobStatus(rawValue: r[3].string ?? "") ?? .pending
             let holder = r[5].string.map { LockHolder(host: $0, pid: r[6].int ?? 0, started: r[7].double ?? 0, heartbeat: r[8].double ?? 0) }
@@ -270,7 +292,41 @@ public final class Catalog: @unchecked Sendable {
             return JobRecord(kind: kind, slideID: id, input: r[2].string, status: status, attempts: r[4].int ?? 0, holder: holder,
                              finished: r[9].double, seconds: r[10].double, units: r[11].int, error: r[12].string, hint: r[13].string,
                              toolVersion: r[14].string, paramsHash: r[15].string, outputs: outputs[kind + "\u{0}" + id] ?? [],
-                             stale: status == .running ? holder.map { isStale($0, now: now) } ?? true : nil)
+                             stale: status == .running ? holder.map { isStale($0, now: now) } ?? true : nil,
+                             warnings: r[16].string.map { $0.components(separatedBy: "\n") } ?? [], details: JobOutcome.decode(r[17].string))
+        }
+    }
+
+    /// Counts of one job kind (or all) in one aggregate query: what a progress display polls,
+    /// so it stays cheap however many slides the archive has.
+    public func counts(kind: String? = nil) throws -> JobCounts {
+        lock.lock(); defer { lock.unlock() }
+        let t0 = CatalogTiming.now()
+        defer { CatalogTiming.add(.progress, since: t0) }
+        let filter = kind == nil ? "" : " WHERE kind = ?"
+        let r = try db.query("""
+            SELECT count(*), total(status = 'pending'), total(status = 'running'), total(status = 'done'), total(status = 'failed'),
+                   total(CASE WHEN status = 'done' THEN units END), total(CASE WHEN status IN ('done', 'failed') THEN seconds END),
+                   count(DISTINCT CASE WHEN status = 'running' THEN host || ' ' || pid END)
+            FROM jobs\(filter)
+            """, kind.map { [.text($0)] } ?? []).first ?? []
+        func n(_ i: Int) -> Int { r.count > i ? Int(r[i].double ?? 0) : 0 }
+        return JobCounts(total: n(0), pending: n(1), running: n(2), done: n(3), failed: n(4), unitsDone: n(5),
+                         seconds: r.count > 6 ? r[6].double ?? 0 : 0, workers: n(7))
+    }
+
+    /// The job kinds present (tile, embed:<encoder>, …).
+    public func jobKinds() throws -> [String] {
+        lock.lock(); defer { lock.unlock() }
+        return try db.query("SELECT DISTINCT kind FROM jobs ORDER BY kind").compactMap { $0[0].string }
+    }
+
+    /// Parameter texts by hash, as recorded by the workers that used them.
+    public func parameterSets() throws -> [ParameterSet] {
+        lock.lock(); defer { lock.unlock() }
+        return try db.query("SELECT params_hash, kind, tool_version, text, first_seen FROM parameters ORDER BY kind, first_seen").map {
+            ParameterSet(paramsHash: $0[0].string ?? "", kind: $0[1].string ?? "", toolVersion: $0[2].string, text: $0[3].string ?? "",
+                         firstSeen: $0[4].double ?? 0)
         }
     }
 

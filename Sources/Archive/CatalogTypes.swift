@@ -67,8 +67,24 @@ public struct JobOutcome: Sendable {
     public var error: String?
     public var hint: String?
     public var outputs: [OutputRecord]
-    public init(status: JobStatus, seconds: Double, units: Int? = nil, error: String? = nil, hint: String? = nil, outputs: [OutputRecord] = []) {
+    /// Warnings shown for the slide, and job-specific figures (e.g. tissue_area_mm2) the
+    /// per-folder summaries are rebuilt from.
+    public var warnings: [String]
+    public var details: [String: String]
+    public init(status: JobStatus, seconds: Double, units: Int? = nil, error: String? = nil, hint: String? = nil, outputs: [OutputRecord] = [],
+                warnings: [String] = [], details: [String: String] = [:]) {
         self.status = status; self.seconds = seconds; self.units = units; self.error = error; self.hint = hint; self.outputs = outputs
+        self.warnings = warnings; self.details = details
+    }
+
+    static func encode(_ details: [String: String]) -> String? {
+        guard !details.isEmpty, let d = try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys]) else { return nil }
+        return String(decoding: d, as: UTF8.self)
+    }
+
+    static func decode(_ text: String?) -> [String: String] {
+        guard let text, let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] else { return [:] }
+        return o
     }
 }
 
@@ -76,7 +92,32 @@ public struct JobOutcome: Sendable {
 public struct JobParameters: Sendable {
     public var toolVersion: String
     public var paramsHash: String?
-    public init(toolVersion: String, paramsHash: String? = nil) { self.toolVersion = toolVersion; self.paramsHash = paramsHash }
+    /// The parameters in words (recorded once per hash, for the run report).
+    public var text: String?
+    public init(toolVersion: String, paramsHash: String? = nil, text: String? = nil) {
+        self.toolVersion = toolVersion; self.paramsHash = paramsHash; self.text = text
+    }
+}
+
+/// One set of parameters a job kind ran with.
+public struct ParameterSet: Codable, Sendable {
+    public var paramsHash: String
+    public var kind: String
+    public var toolVersion: String?
+    public var text: String
+    public var firstSeen: Double
+}
+
+/// How many jobs are in each state, from one aggregate query (progress displays poll this).
+public struct JobCounts: Codable, Sendable, Equatable {
+    public var total = 0, pending = 0, running = 0, done = 0, failed = 0
+    /// Units (patches) of done jobs, and seconds of work of finished jobs.
+    public var unitsDone = 0
+    public var seconds = 0.0
+    /// Distinct workers holding running jobs.
+    public var workers = 0
+    public var finished: Int { done + failed }
+    public var remaining: Int { pending + running }
 }
 
 /// One row of the jobs table with its outputs.
@@ -97,4 +138,6 @@ public struct JobRecord: Codable, Sendable {
     public var outputs: [OutputRecord]
     /// For running jobs: the holder is gone (dead process or silent past the stale timeout).
     public var stale: Bool?
+    public var warnings: [String] = []
+    public var details: [String: String] = [:]
 }

@@ -31,7 +31,8 @@ struct EmbedRunCommand: ParsableCommand {
             coords    N×2 int64 level-0 top-left corners (+ tiling attributes)
             attributes: encoder, weight file SHA-256, input contract (patch px,
             µm/px, resize, mean/std), tool version, command, slide quickhash
-        and for the run: embed_summary.csv and embed_run.json beside them.
+        and embed_summary.csv (every slide, from the catalog) and embed_run.json
+        (this run) beside them, and <out>/run_report.md.
         CLAM-style Python reads the .h5 files unchanged.
 
         Slides whose features exist are skipped, so rerunning resumes (--force
@@ -150,8 +151,9 @@ struct EmbedRunCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let provenance = enc.provenance.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let parameters = JobParameters(toolVersion: RadioPath.version, paramsHash: ArchiveOptions.hash(
-            "\(enc.name) \(provenance) \(sizeMismatch) \(badTiles) preset=\(preset)"))
+        let parameterText = "\(enc.name) \(provenance) \(sizeMismatch) \(badTiles) preset=\(preset)"
+        let parameters = JobParameters(toolVersion: RadioPath.version, paramsHash: ArchiveOptions.hash(parameterText), text: parameterText)
+        progress.follow(catalog, kind: kind)
         var failedBefore = 0, elsewhere = 0
         for job in jobs {
             if BatchRunner.isStopRequested { break }
@@ -196,6 +198,9 @@ struct EmbedRunCommand: ParsableCommand {
             } else {
                 r = EmbedJob.run(req, encoder: enc) { n in progress.advance(units: n, label: job.id) }
             }
+            if r.status == .failed, let full = DiskFull.classify("\(r.error ?? "") \(r.hint ?? "")", folder: root) {
+                r.error = full.error; r.hint = full.hint
+            }
             if case .granted = claim {
                 if let h = reclaimed { r.warnings.append("took over from \(h), which stopped (attempt \(attempt))") }
                 record(r, kind: kind, job: job, catalog: catalog)
@@ -204,7 +209,15 @@ struct EmbedRunCommand: ParsableCommand {
             progress.itemFinished(line: Self.statusLine(r), units: 0)
         }
         progress.finish()
-        try writeSummary(results, dir: featuresDir, encoder: enc, command: command, seconds: progress.elapsedSeconds)
+        RunReport.serialized(in: root) {
+            do {
+                try writeSummary(results, problems: problems.count, dir: featuresDir, encoder: enc, command: command, seconds: progress.elapsedSeconds, catalog: catalog, kind: kind)
+            } catch {
+                let text = DiskFull.classify("\(error)", folder: root).map { "\($0.error) — free space and rerun" } ?? "\(error)"
+                FileHandle.standardError.write(Data("! embed_summary.csv / embed_run.json not written: \(text)\n".utf8))
+            }
+            ArchiveOptions.writeReport(catalog, claimed: results.count - problems.count)
+        }
 
         let done = results.filter { $0.status == .done }
         let failed = results.filter { $0.status == .failed }.count
@@ -224,8 +237,11 @@ struct EmbedRunCommand: ParsableCommand {
 
     /// Records a claimed job's outcome, outputs and slide in the catalog.
     func record(_ r: EmbedResult, kind: String, job: (bag: String, id: String, tile: SlideInput?), catalog: Catalog) {
+        var details = ["skipped_patches": "\(r.skippedPatches)", "feature_dim": "\(r.featureDim)", "bag": r.bag, "output": r.output]
+        if r.status == .failed, r.error?.hasPrefix("disk full") == true { details[DiskFull.transientKey] = "disk full" }
         let outcome = JobOutcome(status: r.status == .failed ? .failed : .done, seconds: r.seconds, units: r.patches,
-                                 error: r.error, hint: r.hint, outputs: r.status == .failed ? [] : ArchiveOptions.outputs([r.output]))
+                                 error: r.error, hint: r.hint, outputs: r.status == .failed ? [] : ArchiveOptions.outputs([r.output]),
+                                 warnings: r.warnings, details: details)
         var slide: SlideRecord?
         if let path = job.tile?.path ?? r.slide {
             slide = SlideRecord.file(path, slideID: job.id)
@@ -296,11 +312,28 @@ struct EmbedRunCommand: ParsableCommand {
         }
     }
 
-    func writeSummary(_ results: [EmbedResult], dir: String, encoder: PatchEncoder, command: String, seconds: Double) throws {
+    /// embed_summary.csv is every slide of this encoder as the catalog has it (all workers; the
+    /// last to finish writes the complete table) plus this run's inputs that never became jobs;
+    /// embed_run.json is this run's own record.
+    func writeSummary(_ results: [EmbedResult], problems: Int, dir: String, encoder: PatchEncoder, command: String, seconds: Double,
+                      catalog: Catalog, kind: String) throws {
         let header = ["slide_id", "status", "patches", "skipped_patches", "feature_dim", "seconds", "bag", "slide", "output", "warnings", "error", "hint"]
-        let rows = results.map { r in
-            [r.slideID, r.status.rawValue, "\(r.patches)", "\(r.skippedPatches)", "\(r.featureDim)", String(format: "%.3f", r.seconds),
-             r.bag, r.slide ?? "", r.output, r.warnings.joined(separator: "; "), r.error ?? "", r.hint ?? ""]
+        var rows: [[String]] = []
+        var inCatalog = Set<String>()
+        if let jobs = try? catalog.jobs(kind: kind), let slides = try? catalog.slides() {
+            let byID = Dictionary(slides.map { ($0.slideID, $0) }, uniquingKeysWith: { a, _ in a })
+            for j in jobs {
+                inCatalog.insert(j.slideID)
+                let d = j.details
+                rows.append([j.slideID, j.status.rawValue, "\(j.units ?? 0)", d["skipped_patches"] ?? "", d["feature_dim"] ?? "",
+                             j.seconds.map { String(format: "%.3f", $0) } ?? "", d["bag"] ?? "", byID[j.slideID]?.path ?? "",
+                             d["output"] ?? j.outputs.first?.path ?? "", j.warnings.joined(separator: "; "), j.error ?? "", j.hint ?? ""])
+            }
+        }
+        // Inputs that never became jobs (missing bag, duplicate id) come first in `results`.
+        for (i, r) in results.enumerated() where !inCatalog.contains(r.slideID) || i < problems {
+            rows.append([r.slideID, r.status.rawValue, "\(r.patches)", "\(r.skippedPatches)", "\(r.featureDim)", String(format: "%.3f", r.seconds),
+                         r.bag, r.slide ?? "", r.output, r.warnings.joined(separator: "; "), r.error ?? "", r.hint ?? ""])
         }
         try AtomicFile.write(Data(CSVTable(header: header, rows: rows).encoded().utf8), to: "\(dir)/embed_summary.csv")
         struct Run: Encodable {

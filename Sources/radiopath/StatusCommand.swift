@@ -15,6 +15,12 @@ struct StatusCommand: ParsableCommand {
         gone), done or failed, the time spent, and every failure with its
         error; --json prints the same as JSON on standard output.
         --check also fails (exit 1) unless every job is done, listing the rest.
+        --markdown writes the run report (totals, failures with what to do,
+        workers, versions and parameters, per-slide timings) to FILE, or to
+        DIR/\(RunReport.fileName) without one (`-`: standard output); tile and
+        embed write that file at the end of every run.
+        --watch redraws the progress of every job kind (all workers) until
+        nothing is pending or running.
         Exit status: 0 read, 1 --check found work not done, 2 no catalog or an
         unreadable one.
         """)
@@ -25,12 +31,31 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print JSON on standard output.")
     var json = false
 
+    @Argument(help: "With --markdown: the report file (default DIR/\(RunReport.fileName); - for standard output).")
+    var markdownFile: String?
+
     @Option(name: .customLong("stale-after"), help: "Seconds without a heartbeat after which a running job counts as stale.")
     var staleAfter: Double = 1800
 
     @OptionGroup var completion: CompletionCheck
 
+    @Flag(help: "Write the run report in Markdown (to FILE, default DIR/\(RunReport.fileName)).")
+    var markdown = false
+
+    @Flag(help: "Refresh the progress until every job is done or failed.")
+    var watch = false
+
+    @Option(help: "Seconds between refreshes with --watch.")
+    var interval: Double = 1
+
+    func validate() throws {
+        if markdownFile != nil && !markdown { throw ValidationError("a second argument is the --markdown file: add --markdown") }
+        guard interval > 0 else { throw ValidationError("--interval must be positive seconds") }
+    }
+
     func run() throws {
+        if watch { try watchProgress() }
+        if markdown { return try writeMarkdown() }
         let root = URL(fileURLWithPath: dir).standardizedFileURL.path
         let summary: CatalogSummary
         do {
@@ -47,6 +72,83 @@ struct StatusCommand: ParsableCommand {
             print(Self.text(summary))
         }
         if completion.check { try completion.run(root: root, staleAfter: staleAfter, json: json) }
+    }
+
+    /// Opens the catalog read-only, or says why not and exits 2.
+    func openReadOnly() throws -> Catalog {
+        do {
+            let c = try Catalog(folder: URL(fileURLWithPath: dir).standardizedFileURL.path, readOnly: true)
+            c.staleAfter = staleAfter
+            return c
+        } catch {
+            FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    func writeMarkdown() throws {
+        let catalog = try openReadOnly()
+        do {
+            if markdownFile == "-" {
+                print(try RunReport.markdown(catalog: catalog))
+            } else {
+                // The default file is the one workers write: take their lock so reports never interleave.
+                let folder = (catalog.path as NSString).deletingLastPathComponent
+                let path = try RunReport.serialized(in: folder) {
+                    try RunReport.write(catalog: catalog, to: markdownFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+                }
+                FileHandle.standardError.write(Data("report: \(path)\n".utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    /// Polls the catalog (one aggregate query per job kind) every --interval seconds and shows
+    /// each kind's progress: redrawn in place on a terminal, a line per change elsewhere.
+    /// Returns when nothing is pending or running (stale rows included: nobody works on them).
+    func watchProgress() throws {
+        let catalog = try openReadOnly()
+        let terminal = isatty(STDOUT_FILENO) != 0
+        var first: [String: (counts: JobCounts, at: Double)] = [:]
+        var last = ""
+        let start = Date().timeIntervalSince1970
+        while true {
+            let now = Date().timeIntervalSince1970
+            let kinds = (try? catalog.jobKinds()) ?? []
+            var lines: [String] = []
+            var busy = false, pending = 0, key = ""
+            for k in kinds {
+                guard let c = try? catalog.counts(kind: k) else { continue }
+                let f = first[k] ?? (c, now)
+                first[k] = f
+                let dt = now - f.at, finished = c.finished - f.counts.finished
+                let slideRate = dt > 0 && finished > 0 ? Double(finished) / dt : 0
+                let unitRate = dt > 0 ? Double(c.unitsDone - f.counts.unitsDone) / dt : 0
+                let rate = (units: unitRate, slides: slideRate, eta: slideRate > 0 ? Double(c.remaining) / slideRate : nil)
+                lines.append(BatchProgress.archiveText(c, kind: k, rate: rate, final: c.remaining == 0))
+                busy = busy || c.remaining > 0
+                key += "\(k) \(c.done) \(c.failed) \(c.running) \(c.pending);"
+                pending += c.pending
+            }
+            if kinds.isEmpty { lines.append("no jobs recorded yet") }
+            let text = lines.joined(separator: "\n")
+            if terminal {
+                print("\u{1B}[H\u{1B}[2J" + "\(catalog.path) · " + BatchProgress.clock(now - start) + "\n" + text)
+            } else if key != last {
+                print(text)  // logs get a line when the counts change, not every tick
+            }
+            fflush(stdout)
+            last = key
+            if !busy && !kinds.isEmpty { break }
+            // Stale rows never finish on their own: say so instead of waiting for ever.
+            if busy, pending == 0, let jobs = try? catalog.jobs(), !jobs.contains(where: { $0.status == .running && $0.stale != true }) {
+                print("only stale jobs are left (their workers are gone): rerun the job to take them over")
+                break
+            }
+            usleep(useconds_t(interval * 1_000_000))
+        }
     }
 
     static func text(_ s: CatalogSummary) -> String {
@@ -107,8 +209,24 @@ struct ArchiveOptions: ParsableArguments {
         }
     }
 
+    /// Writes `<out>/run_report.md` from the catalog (the whole folder, every worker) and, with
+    /// RADIOPATH_CATALOG_TIMING=1, the catalog's time for this run's `claimed` slides.
+    static func writeReport(_ catalog: Catalog, claimed: Int) {
+        do {
+            let path = try RunReport.write(catalog: catalog)
+            FileHandle.standardError.write(Data("report: \(path)\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("! run report not written: \(error)\n".utf8))
+        }
+        if CatalogTiming.requested { FileHandle.standardError.write(Data((CatalogTiming.line(slides: claimed) + "\n").utf8)) }
+    }
+
     /// Size and SHA-256 of each output that exists (folders: path only).
     static func outputs(_ paths: [String]) -> [OutputRecord] {
+        CatalogTiming.measure(.hashOutputs) { hashedOutputs(paths) }
+    }
+
+    private static func hashedOutputs(_ paths: [String]) -> [OutputRecord] {
         paths.compactMap { p in
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { return nil }

@@ -22,7 +22,9 @@ struct TileCommand: ParsableCommand {
                                  (QuPath: File > Import objects)
           previews/<id>.png      thumbnail with tissue, holes and patch grid
           patch_images/<id>/     with --save-patches: <id>_<x>_<y>.jpg|png
-        and for the run: tile_summary.csv and tile_run.json.
+        and tile_summary.csv (every slide of the folder, from the catalog),
+        tile_run.json (this run) and run_report.md (Markdown: totals, failures,
+        workers, per-slide timings; also `radiopath status --markdown`).
 
         Slides whose patch bag exists are skipped, so rerunning after an
         interruption resumes (--force redoes them). A slide that fails is
@@ -30,7 +32,8 @@ struct TileCommand: ParsableCommand {
         skips it (with a note) unless --retry-failed.
         The catalog --out/radiopath.sqlite records every slide and job; any
         number of workers may share one --out (each slide is done once; a
-        killed worker's slide is taken over). `radiopath status --out` shows it.
+        killed worker's slide is taken over; the progress line counts the
+        whole archive). `radiopath status OUT [--watch]` shows it.
         --shard i/n splits the slides among n workers.
         Exit status: 0 all done or skipped, 1 some failed (now or earlier),
         2 bad arguments or unwritable --out.
@@ -145,12 +148,13 @@ struct TileCommand: ParsableCommand {
             FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
             throw ExitCode(2)
         }
+        progress.follow(catalog, kind: Self.jobKind)
         let labels = Dictionary(slides.map { ($0.slideID, $0.label) }, uniquingKeysWith: { a, _ in a })
         let parameterText = params.text + "\nsave_patches=\(savePatches) \(patchFormat) \(patchQuality) \(badTiles)"
         let outcomes = BatchRunner.run(requests, jobs: jobs, work: { (req: TileRequest) -> CatalogOutcome<TileResult> in
             // Per slide: a scale given for a slide that failed for want of one is a fix, so it is retried.
-            let parameters = JobParameters(toolVersion: RadioPath.version,
-                                           paramsHash: ArchiveOptions.hash(parameterText + "\nslide_mpp=\(req.mppOverride.map { "\($0)" } ?? "file")"))
+            let text = parameterText + "\nslide_mpp=\(req.mppOverride.map { "\($0)" } ?? "file")"
+            let parameters = JobParameters(toolVersion: RadioPath.version, paramsHash: ArchiveOptions.hash(text), text: text)
             return tileWithCatalog(req, catalog: catalog, parameters: parameters, label: labels[req.slideID] ?? nil)
         }) { _, o in
             progress.itemFinished(line: o.note ?? Self.statusLine(o.result), units: o.result.status == .done ? o.result.patches : 0)
@@ -163,7 +167,15 @@ struct TileCommand: ParsableCommand {
         var all = results.compactMap { $0 }
         all += problems.map { TileResult(slideID: SlideInputs.slideID(for: $0.path), path: $0.path, status: .failed, error: $0.reason, hint: $0.hint) }
         let notStarted = results.count - results.compactMap { $0 }.count
-        try writeSummary(all, root: root, params: params, command: command, seconds: progress.elapsedSeconds)
+        RunReport.serialized(in: root) {
+            do {
+                try writeSummary(all, problems: problems.count, root: root, params: params, command: command, seconds: progress.elapsedSeconds, catalog: catalog)
+            } catch {
+                let text = DiskFull.classify("\(error)", folder: root).map { "\($0.error) — free space and rerun" } ?? "\(error)"
+                FileHandle.standardError.write(Data("! tile_summary.csv / tile_run.json not written: \(text)\n".utf8))
+            }
+            ArchiveOptions.writeReport(catalog, claimed: outcomes.compactMap { $0 }.count)
+        }
 
         let done = all.filter { $0.status == .done }.count
         let skipped = all.filter { $0.status == .skipped }.count
@@ -206,6 +218,11 @@ struct TileCommand: ParsableCommand {
             return CatalogOutcome(result: r, claim: .elsewhere, note: "· \(id): another worker (\(holder)) is on it")
         case .granted(let attempt, let reclaimed):
             var r = TileJob.run(req)
+            var details: [String: String] = [:]
+            if r.status == .failed, let full = DiskFull.classify(r.error ?? "", folder: layout.root) {
+                r.error = full.error; r.hint = full.hint
+                details[DiskFull.transientKey] = "disk full"
+            }
             if let h = reclaimed { r.warnings.append("took over from \(h), which stopped (attempt \(attempt))") }
             var slide = SlideRecord.file(req.slidePath, slideID: id)
             slide.mpp = r.mpp; slide.mppSource = r.mppSource; slide.label = label
@@ -214,8 +231,10 @@ struct TileCommand: ParsableCommand {
             }
             let outputs = r.status == .failed ? [] : ArchiveOptions.outputs([layout.bag(id), layout.mask(id), layout.contours(id), layout.preview(id)]
                                                                             + (req.patchImages == nil ? [] : [layout.patchImages(id)]))
+            if let a = r.tissueAreaMM2 { details["tissue_area_mm2"] = String(format: "%.4f", a) }
+            if let n = r.patchImagesWritten { details["patch_images"] = "\(n)" }
             let outcome = JobOutcome(status: r.status == .failed ? .failed : .done, seconds: r.seconds, units: r.patches,
-                                     error: r.error, hint: r.hint, outputs: outputs)
+                                     error: r.error, hint: r.hint, outputs: outputs, warnings: r.warnings, details: details)
             do {
                 if try !catalog.finish(kind: Self.jobKind, slideID: id, outcome: outcome, slide: slide) {
                     r.warnings.append("another worker took this slide over while it ran (silent past --stale-after); its record stands")
@@ -285,12 +304,28 @@ struct TileCommand: ParsableCommand {
         }
     }
 
-    func writeSummary(_ results: [TileResult], root: String, params: TilingPreset, command: String, seconds: Double) throws {
+    /// tile_summary.csv is the whole folder as the catalog has it (every worker's slides, so
+    /// the last worker to finish writes the complete table), plus this run's inputs that never
+    /// became jobs; tile_run.json is this run's own record.
+    func writeSummary(_ results: [TileResult], problems: Int, root: String, params: TilingPreset, command: String, seconds: Double, catalog: Catalog) throws {
         let header = ["slide_id", "path", "status", "patches", "mpp", "mpp_source", "tissue_area_mm2", "seconds", "warnings", "error", "hint"]
-        let rows = results.map { r in
-            [r.slideID, r.path, r.status.rawValue, "\(r.patches)", r.mpp.map { String(format: "%.6g", $0) } ?? "",
-             r.mppSource ?? "", r.tissueAreaMM2.map { String(format: "%.4f", $0) } ?? "", String(format: "%.3f", r.seconds),
-             r.warnings.joined(separator: "; "), r.error ?? "", r.hint ?? ""]
+        var rows: [[String]] = []
+        var inCatalog = Set<String>()
+        if let jobs = try? catalog.jobs(kind: Self.jobKind), let slides = try? catalog.slides() {
+            let byID = Dictionary(slides.map { ($0.slideID, $0) }, uniquingKeysWith: { a, _ in a })
+            for j in jobs {
+                inCatalog.insert(j.slideID)
+                let s = byID[j.slideID]
+                rows.append([j.slideID, j.input ?? s?.path ?? "", j.status.rawValue, "\(j.units ?? 0)", s?.mpp.map { String(format: "%.6g", $0) } ?? "",
+                             s?.mppSource ?? "", j.details["tissue_area_mm2"] ?? "", j.seconds.map { String(format: "%.3f", $0) } ?? "",
+                             j.warnings.joined(separator: "; "), j.error ?? "", j.hint ?? ""])
+            }
+        }
+        // Inputs that never became jobs (missing, duplicate id) come last in `results`.
+        for (i, r) in results.enumerated() where !inCatalog.contains(r.slideID) || i >= results.count - problems {
+            rows.append([r.slideID, r.path, r.status.rawValue, "\(r.patches)", r.mpp.map { String(format: "%.6g", $0) } ?? "",
+                         r.mppSource ?? "", r.tissueAreaMM2.map { String(format: "%.4f", $0) } ?? "", String(format: "%.3f", r.seconds),
+                         r.warnings.joined(separator: "; "), r.error ?? "", r.hint ?? ""])
         }
         try AtomicFile.write(Data(CSVTable(header: header, rows: rows).encoded().utf8), to: "\(root)/tile_summary.csv")
         struct Run: Encodable {

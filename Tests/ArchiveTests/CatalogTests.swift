@@ -107,7 +107,7 @@ final class CatalogTests: XCTestCase {
         let dir = try TestEnv.scratch(self, "catalog-version")
         try Catalog(folder: dir).execute("INSERT INTO schema_version VALUES (99, 'future', 0)")
         XCTAssertThrowsError(try Catalog(folder: dir)) { e in
-            XCTAssertTrue("\(e)".contains("newer RadioPath (catalog schema 99; this radiopath reads schema 1)"), "\(e)")
+            XCTAssertTrue("\(e)".contains("newer RadioPath (catalog schema 99; this radiopath reads schema 2)"), "\(e)")
             XCTAssertTrue("\(e)".contains(Catalog.fileName), "the message names the file: \(e)")
         }
         XCTAssertThrowsError(try Catalog(folder: dir, readOnly: true)) { XCTAssertTrue("\($0)".contains("newer"), "\($0)") }

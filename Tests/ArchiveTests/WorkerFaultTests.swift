@@ -46,7 +46,7 @@ final class WorkerFaultTests: XCTestCase {
     /// Every file under `root` (relative path → bytes), except the run records and the catalog.
     func files(_ root: String) -> [String: Data] {
         var out: [String: Data] = [:]
-        let skip: Set<String> = ["tile_summary.csv", "tile_run.json", Catalog.fileName, Catalog.fileName + "-wal", Catalog.fileName + "-shm"]
+        let skip: Set<String> = ["tile_summary.csv", "tile_run.json", RunReport.fileName, Catalog.fileName, Catalog.fileName + "-wal", Catalog.fileName + "-shm"]
         for rel in (FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? [] where !skip.contains(rel) {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: "\(root)/\(rel)", isDirectory: &isDir), !isDir.boolValue {

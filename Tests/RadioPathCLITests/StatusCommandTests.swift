@@ -24,7 +24,7 @@ final class StatusCommandTests: XCTestCase {
         XCTAssertEqual(json.status, 0, json.stderr)
         let s = try XCTUnwrap(try TestEnv.json(Data(json.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(s["slides"] as? Int, 2)
-        XCTAssertEqual(s["schemaVersion"] as? Int, 1)
+        XCTAssertEqual(s["schemaVersion"] as? Int, 2)
         let kinds = try XCTUnwrap(s["kinds"] as? [[String: Any]])
         XCTAssertEqual(kinds.map { $0["kind"] as? String }, ["embed:pathomic-v1", "tile"])
         XCTAssertEqual(kinds[1]["done"] as? Int, 1)
