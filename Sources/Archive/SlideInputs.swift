@@ -45,6 +45,9 @@ public enum SlideInputs {
                     problems.append(InputProblem(path: arg, reason: "\(error)", hint: "check the manifest"))
                 }
             } else if fm.fileExists(atPath: arg, isDirectory: &isDir) {
+                // Absolute from here on: catalogs and patch bags record the path, and a later
+                // job (embed, a Slurm task) may run from another folder.
+                let arg = URL(fileURLWithPath: arg).standardizedFileURL.path
                 if isDir.boolValue {
                     let found = slideFiles(in: arg, recursive: recursive)
                     if found.isEmpty {
@@ -116,7 +119,7 @@ public enum SlideInputs {
         for (n, row) in rows.rows.enumerated() {
             let raw = row[pathCol].trimmingCharacters(in: .whitespaces)
             if raw.isEmpty { continue }
-            let resolved = raw.hasPrefix("/") ? raw : base.appendingPathComponent(raw).path
+            let resolved = raw.hasPrefix("/") ? raw : base.appendingPathComponent(raw).standardizedFileURL.path
             var mpp: Double?
             if let c = mppCol, !row[c].trimmingCharacters(in: .whitespaces).isEmpty {
                 guard let v = Double(row[c].trimmingCharacters(in: .whitespaces)), v > 0, v.isFinite else {
