@@ -31,7 +31,8 @@ struct RegisterCommand: ParsableCommand {
 
     @Option(help: "MRI volume (NIfTI, NRRD or DICOM folder).") var fixed: String
     @Option(name: .customLong("fixed-mask"), help: "Organ mask on the MRI grid.") var fixedMask: String
-    @Option(help: "MRI slice index (0-based) of the section.") var slice: Int?
+    @Option(help: "MRI slice index (0-based) of the section, or 'auto': search position and tilt.") var slice: String?
+    @Option(name: .customLong("max-tilt"), help: "With --slice auto: largest out-of-plane tilt (degrees) about x and y.") var maxTilt = 5.0
     @Option(name: .customLong("slice-range"), help: "Search slices a:b (inclusive) for the best match.") var sliceRange: String?
     @Option(help: "Slide or section image (anything SlideIO opens, or PNG/JPEG/TIFF).") var moving: String?
     @Option(name: .customLong("moving-mpp"), help: "µm per level-0 pixel of the section (overrides the file).") var movingMPP: Double?
@@ -92,7 +93,11 @@ struct RegisterCommand: ParsableCommand {
             settings.rotationHint = flip ? -a : a
         }
         guard let movingPath else { throw RegistrationError("no section: give --moving FILE (or --stack with --section)", hint: "") }
-        if slice != nil && sliceRange != nil { throw RegistrationError("give --slice or --slice-range, not both", hint: "") }
+        let auto = slice?.lowercased() == "auto"
+        let sliceIndex = auto ? nil : slice.map { Int($0) }
+        if let slice, !auto, sliceIndex! == nil { throw RegistrationError("--slice \(slice): expected a slice index (0-based) or auto", hint: "e.g. --slice 14 or --slice auto") }
+        if sliceIndex != nil && sliceRange != nil { throw RegistrationError("give --slice or --slice-range, not both", hint: "--slice auto --slice-range a:b searches a:b with tilts") }
+        guard (0...20).contains(maxTilt) else { throw RegistrationError("--max-tilt \(maxTilt): expected 0–20 degrees", hint: "") }
         let mri = try VolumeFile.read(fixed)
         let organ = try VolumeFile.read(fixedMask)
         guard organ.hasSameGrid(as: mri) else {
@@ -100,7 +105,7 @@ struct RegisterCommand: ParsableCommand {
                                     hint: "resample the mask onto the MRI grid")
         }
         let range: ClosedRange<Int>
-        if let slice {
+        if let slice = sliceIndex ?? nil {
             range = slice...slice
         } else if let sliceRange {
             let p = sliceRange.split(separator: ":").map { Int($0) }
@@ -108,8 +113,10 @@ struct RegisterCommand: ParsableCommand {
                 throw RegistrationError("--slice-range \(sliceRange): expected a:b with a ≤ b", hint: "e.g. --slice-range 10:18")
             }
             range = a...b
+        } else if auto {
+            range = 0...(mri.size.z - 1)
         } else {
-            throw RegistrationError("which MRI slice? give --slice K or --slice-range a:b", hint: "slices are 0-based, 0..<\(mri.size.z)")
+            throw RegistrationError("which MRI slice? give --slice K, --slice-range a:b or --slice auto", hint: "slices are 0-based, 0..<\(mri.size.z)")
         }
         guard range.lowerBound >= 0, range.upperBound < mri.size.z else {
             throw RegistrationError("\(fixed): slice(s) \(range) outside the volume (0..<\(mri.size.z))", hint: "slices are 0-based")
@@ -130,7 +137,15 @@ struct RegisterCommand: ParsableCommand {
         // Slice.
         var candidates: [SectionRegistration.Candidate]?
         var k = range.lowerBound
-        if range.count > 1 {
+        var planeSearch: SliceSearch.Result?
+        if auto {
+            note("searching slice position and tilt (± \(maxTilt)°) …")
+            let r = try SliceSearch.search(mri: mri, mask: organ, moving: sec.image, movingMask: sec.mask, settings: settings,
+                                           range: sliceRange == nil ? nil : range, maxAngle: maxTilt) { note("  " + $0) }
+            planeSearch = r
+            k = min(max(Int(r.sliceIndex.rounded()), 0), mri.size.z - 1)
+            note(String(format: "  plane: slice %.2f (z %.2f mm), tilt %.2f° about x, %.2f° about y", r.sliceIndex, r.zMm, r.angleXDegrees, r.angleYDegrees))
+        } else if range.count > 1 {
             note("searching slices \(range.lowerBound)…\(range.upperBound) (linear stages) …")
             let c = try SectionRegistration.searchSlices(mri: mri, mask: organ, range: range, section: sec, settings: settings) { note("  " + $0) }
             guard let best = c.filter({ $0.score != nil }).min(by: { $0.score! < $1.score! }) else {
@@ -140,8 +155,12 @@ struct RegisterCommand: ParsableCommand {
             candidates = c
             note("  best slice \(k)")
         }
-        let fixedImage = try Image2D(slice: k, of: mri)
+        var fixedImage = try Image2D(slice: k, of: mri)
         var fm = try Image2D(slice: k, of: organ)
+        if let p = planeSearch?.plane {
+            fixedImage = p.resample(mri, onto: fixedImage)
+            fm = p.resample(organ, onto: fm)
+        }
         for i in 0..<fm.pixels.count { fm.pixels[i] = fm.pixels[i] > 0.5 ? 1 : 0 }
         guard fm.pixels.contains(1) else {
             throw RegistrationError("\(fixedMask): no organ on slice \(k)", hint: "pick a slice through the organ (--slice-range searches)")
@@ -175,7 +194,7 @@ struct RegisterCommand: ParsableCommand {
             let affine = result.deformable?.affine ?? result.affine
             let field = result.deformable.map { DisplacementField2D(sampling: $0.bspline, on: fixedImage) }
             let st = SectionTransform(affine: SectionTransform.toPixels(affine, mppX: sec.mppX, mppY: sec.mppY), field: field,
-                                      mri: .init(path: fixed, volume: mri, slice: k),
+                                      mri: .init(path: fixed, volume: mri, slice: k, plane: planeSearch?.plane),
                                       slide: .init(path: movingPath, width: sec.slideWidth, height: sec.slideHeight, mppX: sec.mppX, mppY: sec.mppY))
             try st.write(folder: out)
             outputs = [SectionTransform.manifestName, SectionTransform.affineName] + (field == nil ? [] : [SectionTransform.fieldName]) + outputs
@@ -185,15 +204,16 @@ struct RegisterCommand: ParsableCommand {
             status: ok ? "ok" : "failed",
             error: ok ? nil : String(format: "final Dice %.4f is under --min-dice %.2f: no transform written", final.dice, minDice),
             version: RadioPath.version,
-            fixed: fixed, fixedMask: fixedMask, slice: k, sliceZMm: mri.point(ofIndex: SIMD3(0, 0, Double(k))).z,
-            sliceSelection: candidates == nil ? "given" : "searched \(range.lowerBound):\(range.upperBound), lowest cost + \(settings.maskWeight)·2(1 − Dice) after the affine stage",
-            candidates: candidates,
+            fixed: fixed, fixedMask: fixedMask, slice: k, sliceZMm: planeSearch?.zMm ?? mri.point(ofIndex: SIMD3(0, 0, Double(k))).z,
+            sliceSelection: planeSearch != nil ? "searched position and tilt (± \(maxTilt)°): oblique plane resampled from the volume (trilinear), lowest cost + \(settings.maskWeight)·mask mismatch; slice = nearest axial slice"
+                : candidates == nil ? "given" : "searched \(range.lowerBound):\(range.upperBound), lowest cost + \(settings.maskWeight)·2(1 − Dice) after the affine stage",
+            candidates: candidates ?? planeSearch?.axial, plane: planeSearch,
             moving: movingPath, movingMppX: sec.mppX, movingMppY: sec.mppY, movingMppSource: sec.mppSource,
             stackSection: stackSection?.key,
             workingMpp: sec.image.spacing.x * 1000, workingSize: [sec.image.width, sec.image.height], movingMask: sec.maskSource,
             flipHint: settings.flip, rotationHintDegrees: settings.rotationHint, landmarks: landmarks, landmarkCount: marks?.fixed.count,
             spaces: [
-                "fixed": "MRI slice, LPS mm (x, y in the slice plane; z = sliceZMm)",
+                "fixed": "MRI slice, LPS mm (x, y in the slice plane; z = sliceZMm); with plane: the oblique plane, whose 2D x, y map to LPS through plane.plane",
                 "moving": "slide level-0 px (top-left corner at 0, 0; pixel centres at i + 0.5)",
                 "transforms": "fixed → moving (ITK convention): mri_to_slide_affine.tfm maps MRI LPS mm to slide px after the displacement field (MRI mm → MRI mm)",
                 "measuredAt": "every stage figure uses that stage's transform: Dice and HD95 of the MRI mask vs the section mask resampled onto the MRI slice grid (threshold 0.5); TRE = distance (MRI mm) between each fixed landmark and its slide partner carried to the MRI by the stage's inverse",
@@ -228,6 +248,8 @@ struct RegisterCommand: ParsableCommand {
         var sliceZMm: Double
         var sliceSelection: String
         var candidates: [SectionRegistration.Candidate]?
+        /// With --slice auto: the plane found (centre, tilts, continuous slice index).
+        var plane: SliceSearch.Result?
         var moving: String
         var movingMppX: Double, movingMppY: Double
         var movingMppSource: String
