@@ -25,6 +25,13 @@ struct RegisterCommand: ParsableCommand {
                                       cost, time per stage
           qc/<n>_<stage>_checkerboard.png, qc/<n>_<stage>_contours.png
         --landmarks CSV: fixed_x,fixed_y (MRI LPS mm), moving_x,moving_y (slide px).
+        --slice auto searches the slice position and tilt (± --max-tilt) and
+        registers on that oblique plane (transform.json records it).
+        --stack without --section registers every section: section n on slice
+        a + n − 1 of --slice-range a:b, or --slice auto; <out>/<key>/ each, and
+        <out>/stack_report.json.
+        --moving-volume/--moving-volume-mask: 3D affine of a volume onto --fixed
+        (volume_affine.tfm, fixed LPS mm → moving LPS mm, and report.json).
         A run whose final Dice is under --min-dice writes the report and QC but no
         transform. Exit status: 0 done, 1 registration failed, 2 bad input.
         """)
@@ -53,7 +60,7 @@ struct RegisterCommand: ParsableCommand {
     func run() throws {
         let t0 = Date()
         do {
-            try work(t0)
+            if let stack, section == nil, movingVolume == nil { try registerStack(stack) } else { try work(t0) }
         } catch let e as RegistrationError {
             fail(e.reason, e.hint)
         } catch let e as VolumeError {
@@ -238,6 +245,73 @@ struct RegisterCommand: ParsableCommand {
             note("  → \(report.error!); check the masks and the orientation hints (--flip, --rotation), or lower --min-dice")
             throw ExitCode(1)
         }
+    }
+
+    /// Every section of a RAPSODI stack, in order: section n on slice a + n − 1 of
+    /// --slice-range a:b (one slice per section), or each searched with --slice auto. Each goes
+    /// to <out>/<key>/ as a single run would; <out>/stack_report.json lists them all. A failed
+    /// section does not stop the others; the exit status is then 1.
+    func registerStack(_ stackPath: String) throws {
+        let t0 = Date()
+        guard moving == nil, movingMask == nil, landmarks == nil else {
+            throw RegistrationError("--moving, --moving-mask and --landmarks name one section's files; a whole-stack run takes each section from \(stackPath)",
+                                    hint: "register one section with --section N to use them")
+        }
+        let st = try HistologyStack.read(stackPath)
+        let n = st.sections.count
+        var slices: [String]
+        if slice?.lowercased() == "auto" {
+            slices = Array(repeating: "auto", count: n)
+        } else if let sliceRange, slice == nil {
+            let p = sliceRange.split(separator: ":").map { Int($0) }
+            guard p.count == 2, let a = p[0], let b = p[1], a <= b else {
+                throw RegistrationError("--slice-range \(sliceRange): expected a:b with a ≤ b", hint: "one MRI slice per section, e.g. --slice-range 13:15 for 3 sections")
+            }
+            guard b - a + 1 == n else {
+                throw RegistrationError("\(stackPath) has \(n) sections but --slice-range \(sliceRange) spans \(b - a + 1) slices",
+                                        hint: "give one MRI slice per section (a:\(a + n - 1)), or --slice auto to search each section's plane")
+            }
+            slices = (a...b).map(String.init)
+        } else {
+            throw RegistrationError("a whole stack needs --slice-range a:b (section n on slice a + n − 1) or --slice auto",
+                                    hint: "or register one section with --section N")
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var rows: [[String: Any]] = []
+        var failed = 0
+        for (i, s) in st.sections.enumerated() {
+            note("section \(i + 1)/\(n) (\(s.key), \(s.id)) → slice \(slices[i]) …")
+            var c = self
+            c.section = "\(i + 1)"
+            c.slice = slices[i]
+            c.sliceRange = nil
+            c.out = out + "/" + s.key
+            c.json = false
+            var row: [String: Any] = ["section": s.key, "id": s.id, "out": s.key]
+            do {
+                try c.work(Date())
+                row["status"] = "ok"
+            } catch let e as RegistrationError {
+                row["status"] = "error"; row["error"] = e.description; failed += 1
+                note("  ✗ \(e.reason)\(e.hint.isEmpty ? "" : " → \(e.hint)")")
+            } catch let e as VolumeError {
+                row["status"] = "error"; row["error"] = e.description; failed += 1
+                note("  ✗ \(e.description)")
+            } catch is ExitCode {
+                row["status"] = "failed"; failed += 1
+            }
+            if let d = FileManager.default.contents(atPath: c.out + "/report.json"), row["status"] as? String != "error",
+               let rep = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+                row["slice"] = rep["slice"]; row["result"] = rep["result"]; row["report"] = s.key + "/report.json"
+            }
+            rows.append(row)
+        }
+        let report: [String: Any] = ["stack": stackPath, "fixed": fixed, "fixedMask": fixedMask, "sections": rows, "failed": failed,
+                                     "version": RadioPath.version, "seconds": Date().timeIntervalSince(t0)]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]), to: out + "/stack_report.json")
+        note("\(failed == 0 ? "✓" : "✗") stack: \(n - failed)/\(n) sections registered, \(String(format: "%.1f", Date().timeIntervalSince(t0))) s — report: \(out)/stack_report.json")
+        if json { print(String(decoding: try JSONSerialization.data(withJSONObject: ["failed": failed, "sections": n, "report": out + "/stack_report.json"], options: [.sortedKeys]), as: UTF8.self)) }
+        if failed > 0 { throw ExitCode(1) }
     }
 
     /// 3D: --moving-volume onto --fixed (moments → translation → affine, NCC); writes
