@@ -3,6 +3,7 @@ import Foundation
 import ImageCore
 import Registration
 import VolumeIO
+import ZlibIO
 
 /// `radiopath register`: one histology section onto one MRI slice (issue 8).
 struct RegisterCommand: ParsableCommand {
@@ -108,6 +109,7 @@ struct RegisterCommand: ParsableCommand {
         if let slice, !auto, sliceIndex! == nil { throw RegistrationError("--slice \(slice): expected a slice index (0-based) or auto", hint: "e.g. --slice 14 or --slice auto") }
         if sliceIndex != nil && sliceRange != nil { throw RegistrationError("give --slice or --slice-range, not both", hint: "--slice auto --slice-range a:b searches a:b with tilts") }
         guard (0...20).contains(maxTilt) else { throw RegistrationError("--max-tilt \(maxTilt): expected 0–20 degrees", hint: "") }
+        try Self.requireOrientation(fixed)
         let mri = try VolumeFile.read(fixed)
         let organ = try VolumeFile.read(fixedMask)
         guard organ.hasSameGrid(as: mri) else {
@@ -320,6 +322,8 @@ struct RegisterCommand: ParsableCommand {
         guard let movingVolumeMask else {
             throw RegistrationError("--moving-volume needs --moving-volume-mask (the organ on its grid)", hint: "the masks drive the initialisation and the sample region")
         }
+        try Self.requireOrientation(fixed)
+        try Self.requireOrientation(movingVolume)
         let f = try VolumeFile.read(fixed), fm = try VolumeFile.read(fixedMask)
         let m = try VolumeFile.read(movingVolume), mm = try VolumeFile.read(movingVolumeMask)
         guard fm.hasSameGrid(as: f) else { throw RegistrationError("\(fixedMask): not on the grid of \(fixed)", hint: "resample the mask onto the volume's grid") }
@@ -344,6 +348,31 @@ struct RegisterCommand: ParsableCommand {
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]), to: out + "/report.json")
         note(String(format: "%@ 3D affine: Dice %.4f, %.1f s — report: %@/report.json", ok ? "✓" : "✗", dice, Date().timeIntervalSince(t0), out))
         if !ok { throw ExitCode(1) }
+    }
+
+    /// A NIfTI whose qform and sform codes are both 0 has no patient orientation (readers fall
+    /// back to an identity grid at the origin): registering in mm would give transforms that
+    /// look valid and are not. Other formats always carry their geometry.
+    static func requireOrientation(_ path: String) throws {
+        let lower = path.lowercased()
+        guard lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz"),
+              var d = FileManager.default.contents(atPath: path) else { return }
+        if Gzip.isGzip(d) { d = try Gzip.decompress(d) }
+        guard d.count >= 352 else { return }
+        let b = [UInt8](d.prefix(352))
+        func le32(_ o: Int) -> Int32 { Int32(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24) }
+        func i16(_ o: Int, _ little: Bool) -> Int { let v = little ? UInt16(b[o]) | UInt16(b[o + 1]) << 8 : UInt16(b[o]) << 8 | UInt16(b[o + 1]); return Int(Int16(bitPattern: v)) }
+        let q: Int, s: Int
+        if le32(0) == 348 || le32(0).byteSwapped == 348 {
+            let little = le32(0) == 348
+            q = i16(252, little); s = i16(254, little)
+        } else if le32(0) == 540 {
+            q = Int(le32(344)); s = Int(le32(348))
+        } else { return }
+        if q <= 0 && s <= 0 {
+            throw RegistrationError("\(path): the volume has no orientation (NIfTI qform_code and sform_code are both 0), so its voxels have no place in patient mm",
+                                    hint: "convert the scanner's DICOM again (e.g. dcm2niix) or pass the DICOM folder itself")
+        }
     }
 
     static func median(_ v: [Float]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : Double(s[s.count / 2]) }
