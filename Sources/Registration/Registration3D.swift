@@ -60,7 +60,7 @@ public struct AffineTransform3D: Sendable, Equatable {
 
 /// Settings of the 3D pipeline (moments → translation → affine).
 public struct Registration3DSettings: Sendable {
-    public enum Metric: Sendable { case meanSquares, normalizedCorrelation }
+    public enum Metric: Sendable { case meanSquares, normalizedCorrelation, mattesMutualInformation(bins: Int) }
     public var metric = Metric.normalizedCorrelation
     /// In-plane pyramid factors, coarse to fine (slices are kept: MRI slices are thick).
     public var levels = [4, 2, 1]
@@ -79,7 +79,8 @@ public struct Registration3DResult: Sendable {
 
 /// Volume-to-volume registration (e.g. MRI ⇄ CT, or a reconstructed histology stack ⇄ MRI):
 /// mask moments (centroids, volume ratio as scale), then translation and affine stages by
-/// L-BFGS over an in-plane pyramid, on NCC or mean squares. The result maps fixed mm to moving mm.
+/// L-BFGS over an in-plane pyramid, on NCC, mean squares or Mattes MI (as in 2D: fixed box
+/// windows, moving cubic B-spline Parzen windows, two padding bins). The result maps fixed mm to moving mm.
 public struct Registration3D {
     public var settings: Registration3DSettings
     public init(settings: Registration3DSettings = Registration3DSettings()) { self.settings = settings }
@@ -187,6 +188,14 @@ public struct Registration3D {
             var s = 0.0
             for (n_, p) in samples.enumerated() { let e = p.m - p.f; s += e * e; dm[n_] = 2 * e / n }
             c = s / n
+        case .mattesMutualInformation(let bins):
+            var mlo = Float.infinity, mhi = -Float.infinity
+            for x in m.voxels { mlo = min(mlo, x); mhi = max(mhi, x) }
+            guard let r = Self.mattes(bins, samples.map(\.f), samples.map(\.m), (Double(mlo), Double(mhi))) else {
+                return (.infinity, [Double](repeating: 0, count: 12))
+            }
+            c = r.cost
+            dm = r.dCostdM
         case .normalizedCorrelation:
             let fm = samples.reduce(0) { $0 + $1.f } / n, mm = samples.reduce(0) { $0 + $1.m } / n
             var a = 0.0, ff = 0.0, b = 0.0
@@ -205,6 +214,40 @@ public struct Registration3D {
             grad[9] += g.x; grad[10] += g.y; grad[11] += g.z
         }
         return (c, grad)
+    }
+
+    /// −MI and its derivative with respect to each sample's moving value (the 2D engine's
+    /// Parzen scheme on plain arrays).
+    static func mattes(_ bins: Int, _ f: [Double], _ m: [Double], _ range: (Double, Double)) -> (cost: Double, dCostdM: [Double])? {
+        let pad = 2, n = f.count
+        guard n > 0, bins > 2 * pad + 1 else { return nil }
+        let fmin = f.min()!, fmax = f.max()!
+        let df = max(fmax - fmin, 1e-12) / Double(bins - 2 * pad), dmv = max(range.1 - range.0, 1e-12) / Double(bins - 2 * pad)
+        let fbin = f.map { min(max(Int(($0 - fmin) / df) + pad, pad), bins - pad - 1) }
+        let mpos = m.map { min(max(($0 - range.0) / dmv + Double(pad), Double(pad)), Double(bins - pad) - 1e-9) }
+        var joint = [Double](repeating: 0, count: bins * bins)
+        for i in 0..<n {
+            let c = Int(mpos[i])
+            for k in (c - 1)...(c + 2) { joint[fbin[i] * bins + k] += CubicBSpline.kernel(Double(k) - mpos[i]) }
+        }
+        let norm = 1 / Double(n)
+        var pf = [Double](repeating: 0, count: bins), pm = [Double](repeating: 0, count: bins)
+        for a in 0..<bins { for b in 0..<bins { joint[a * bins + b] *= norm; pf[a] += joint[a * bins + b]; pm[b] += joint[a * bins + b] } }
+        var mi = 0.0, logRatio = [Double](repeating: 0, count: bins * bins)
+        for a in 0..<bins { for b in 0..<bins {
+            let p = joint[a * bins + b]
+            guard p > 1e-16 else { continue }
+            mi += p * log(p / (pf[a] * pm[b]))
+            logRatio[a * bins + b] = log(p / pm[b])
+        } }
+        var d = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            let c = Int(mpos[i])
+            var w = 0.0
+            for k in (c - 1)...(c + 2) { w -= CubicBSpline.kernelDerivative(Double(k) - mpos[i]) * logRatio[fbin[i] * bins + k] }
+            d[i] = -w * norm / dmv
+        }
+        return (-mi, d)
     }
 
     /// Trilinear value and gradient (per index) inside the voxel-centre hull, nil outside.
