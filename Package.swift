@@ -59,7 +59,7 @@ let package = Package(
         // 2D/3D image registration: metric and gradient loops over every sample at every iteration.
         .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore", "SlideIO", "Tiler"], swiftSettings: optimisedInDebug),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration", "ZlibIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
