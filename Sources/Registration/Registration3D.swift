@@ -58,7 +58,7 @@ public struct AffineTransform3D: Sendable, Equatable {
     }
 }
 
-/// Settings of the 3D pipeline (moments → translation → affine).
+/// Settings of the 3D pipeline (moments → translation → rigid → affine).
 public struct Registration3DSettings: Sendable {
     public enum Metric: Sendable { case meanSquares, normalizedCorrelation, mattesMutualInformation(bins: Int) }
     public var metric = Metric.normalizedCorrelation
@@ -73,12 +73,14 @@ public struct Registration3DSettings: Sendable {
 public struct Registration3DResult: Sendable {
     public var initial: AffineTransform3D
     public var translation: AffineTransform3D
+    /// Rotation (about the fixed mask's centroid) and translation, the moments' scale held.
+    public var rigid: AffineTransform3D
     public var affine: AffineTransform3D
     public var stages: [StageReport]
 }
 
 /// Volume-to-volume registration (e.g. MRI ⇄ CT, or a reconstructed histology stack ⇄ MRI):
-/// mask moments (centroids, volume ratio as scale), then translation and affine stages by
+/// mask moments (centroids, volume ratio as scale), then translation, rigid and affine stages by
 /// L-BFGS over an in-plane pyramid, on NCC, mean squares or Mattes MI (as in 2D: fixed box
 /// windows, moving cubic B-spline Parzen windows, two padding bins). The result maps fixed mm to moving mm.
 public struct Registration3D {
@@ -120,13 +122,49 @@ public struct Registration3D {
         let translation = t
         report("translation", t, t0, its)
         t0 = Date(); its = 0
+        for (f, fl, ml) in levels {
+            let r = minimiseRigid(t, radius, fl, ml, box, maxStep: Double(f) * fixed.spacing.x)
+            t = r.0; its += r.1
+        }
+        let rigid = t
+        report("rigid", t, t0, its)
+        t0 = Date(); its = 0
         let affineScales = [Double](repeating: radius, count: 9) + [1, 1, 1]
         for (f, fl, ml) in levels {
             let r = minimise(t, affineScales, fl, ml, box, maxStep: Double(f) * fixed.spacing.x)
             t = r.0; its += r.1
         }
         report("affine", t, t0, its)
-        return Registration3DResult(initial: initial, translation: translation, affine: t, stages: stages)
+        return Registration3DResult(initial: initial, translation: translation, rigid: rigid, affine: t, stages: stages)
+    }
+
+    /// M = R(θ)·M₀ with R = Rz·Ry·Rx (θ = x, y, z angles from 0) and t free: the affine
+    /// gradient G = ∂C/∂M chained through ∂M/∂θₖ = (∂R/∂θₖ)·M₀.
+    func minimiseRigid(_ t: AffineTransform3D, _ radius: Double, _ f: Volume, _ m: Volume, _ box: (SIMD3<Double>, SIMD3<Double>), maxStep: Double) -> (AffineTransform3D, Int) {
+        let m0 = Array(t.parameters[0..<9])
+        func mul(_ a: [Double], _ b: [Double]) -> [Double] {
+            (0..<9).map { k in let i = k / 3, j = k % 3; return a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j] }
+        }
+        func rx(_ a: Double, _ d: Bool) -> [Double] { let c = cos(a), s = sin(a); return d ? [0, 0, 0, 0, -s, -c, 0, c, -s] : [1, 0, 0, 0, c, -s, 0, s, c] }
+        func ry(_ a: Double, _ d: Bool) -> [Double] { let c = cos(a), s = sin(a); return d ? [-s, 0, c, 0, 0, 0, -c, 0, -s] : [c, 0, s, 0, 1, 0, -s, 0, c] }
+        func rz(_ a: Double, _ d: Bool) -> [Double] { let c = cos(a), s = sin(a); return d ? [-s, -c, 0, c, -s, 0, 0, 0, 0] : [c, -s, 0, s, c, 0, 0, 0, 1] }
+        func affine(_ p: [Double]) -> AffineTransform3D {
+            let r = mul(rz(p[2], false), mul(ry(p[1], false), rx(p[0], false)))
+            return AffineTransform3D(center: t.center, parameters: mul(r, m0) + Array(p[3..<6]))
+        }
+        var opt = LBFGS()
+        opt.maxIterations = settings.iterations
+        opt.maxStep = maxStep
+        let start = [0, 0, 0] + Array(t.parameters[9..<12])
+        let r = opt.minimise(start, scales: [radius, radius, radius, 1, 1, 1]) { p in
+            let (c, g) = cost(affine(p), f, m, box)
+            let dr = [mul(rz(p[2], false), mul(ry(p[1], false), rx(p[0], true))),
+                      mul(rz(p[2], false), mul(ry(p[1], true), rx(p[0], false))),
+                      mul(rz(p[2], true), mul(ry(p[1], false), rx(p[0], false)))].map { mul($0, m0) }
+            let ga = dr.map { d in (0..<9).reduce(0.0) { $0 + g[$1] * d[$1] } }
+            return (c, ga + Array(g[9..<12]))
+        }
+        return (affine(r.parameters), r.iterations)
     }
 
     func minimise(_ t: AffineTransform3D, _ scales: [Double], _ f: Volume, _ m: Volume, _ box: (SIMD3<Double>, SIMD3<Double>), maxStep: Double) -> (AffineTransform3D, Int) {
