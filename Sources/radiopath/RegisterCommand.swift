@@ -55,6 +55,7 @@ struct RegisterCommand: ParsableCommand {
     @Option(name: .customLong("min-dice"), help: "Below this final Dice no transform is written.") var minDice = 0.8
     @Option(name: .customLong("moving-volume"), help: "3D: a volume to register to --fixed (affine), instead of a section.") var movingVolume: String?
     @Option(name: .customLong("moving-volume-mask"), help: "3D: organ mask on the --moving-volume grid.") var movingVolumeMask: String?
+    @Option(name: .customLong("volume-metric"), help: "3D metric: ncc, msd or mi (Mattes, 32 bins).") var volumeMetric = "ncc"
     @Option(help: "Output folder (created if missing).") var out: String
     @Flag(help: "Print a JSON summary on standard output.") var json = false
 
@@ -331,14 +332,21 @@ struct RegisterCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let tfm = out + "/volume_affine.tfm"
         try? FileManager.default.removeItem(atPath: tfm)
-        note("registering \(movingVolume) to \(fixed) (3D affine) …")
-        let r = try Registration3D().register(fixed: f, fixedMask: fm, moving: m, movingMask: mm)
+        var settings = Registration3DSettings()
+        switch volumeMetric.lowercased() {
+        case "ncc": settings.metric = .normalizedCorrelation
+        case "msd": settings.metric = .meanSquares
+        case "mi": settings.metric = .mattesMutualInformation(bins: 32)
+        default: throw RegistrationError("--volume-metric \(volumeMetric): expected ncc, msd or mi", hint: "mi for different modalities (MRI ⇄ CT)")
+        }
+        note("registering \(movingVolume) to \(fixed) (3D affine, \(volumeMetric)) …")
+        let r = try Registration3D(settings: settings).register(fixed: f, fixedMask: fm, moving: m, movingMask: mm)
         for st in r.stages { note(String(format: "  %-12@ Dice %.4f  cost %.4f  %d it  %.2f s", st.stage, st.dice, st.metric, st.iterations, st.seconds)) }
         let dice = r.stages.last!.dice, ok = dice >= minDice
         if ok { try ITKTransformFile.write(r.affine, to: tfm) }
         let report: [String: Any] = [
             "status": ok ? "ok" : "failed", "version": RadioPath.version, "fixed": fixed, "fixedMask": fixedMask,
-            "moving": movingVolume, "movingMask": movingVolumeMask, "metric": "normalized correlation",
+            "moving": movingVolume, "movingMask": movingVolumeMask, "metric": volumeMetric.lowercased(),
             "transform": ok ? "volume_affine.tfm" : NSNull(),
             "transformSpace": "fixed LPS mm -> moving LPS mm (ITK AffineTransform_double_3_3; SimpleITK Resample(moving, fixed, transform))",
             "stages": r.stages.map { ["stage": $0.stage, "dice": $0.dice, "metric": $0.metric, "iterations": $0.iterations, "seconds": $0.seconds] },

@@ -18,7 +18,7 @@ final class Register3DTests: XCTestCase {
         try VolumeFile.write(truth.inverted.resample(label, onto: label, nearest: true), to: dir + "/moving_mask.nii")
         let out = dir + "/reg"
         let r = try radiopath(["register", "--fixed", mriPath, "--fixed-mask", labelPath, "--moving-volume", dir + "/moving.nii",
-                               "--moving-volume-mask", dir + "/moving_mask.nii", "--out", out])
+                               "--moving-volume-mask", dir + "/moving_mask.nii", "--volume-metric", "mi", "--out", out])
         print(r.stderr)
         XCTAssertEqual(r.status, 0, r.stderr)
         let text = try String(contentsOfFile: out + "/volume_affine.tfm", encoding: .utf8)
