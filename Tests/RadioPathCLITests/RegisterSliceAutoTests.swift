@@ -69,5 +69,18 @@ final class RegisterSliceAutoTests: XCTestCase {
         let mean = errors.reduce(0, +) / Double(errors.count)
         print(String(format: "CLI SLICE AUTO: 3D point error mean %.3f mm, max %.3f mm", mean, errors.max()!))
         XCTAssertLessThanOrEqual(mean, 2.0, "3D error: in-plane TRE plus the plane's position/tilt error")
+
+        // The section mask as a label map onto the MRI grid: voxels nearest the found plane, which
+        // crosses slices 13 and 14 (truth z = slice 14 − 1.2 mm, tilted), and about the gland's area.
+        let lw = try radiopath(["warp", "--transform", out, "--direction", "to-mri", "--label", dir + "/mask.png", "--out", dir + "/label.nii"])
+        XCTAssertEqual(lw.status, 0, lw.stderr)
+        let lv = try VolumeFile.read(dir + "/label.nii")
+        var perSlice = [Int](repeating: 0, count: lv.size.z)
+        for k in 0..<lv.size.z { for j in 0..<lv.size.y { for i in 0..<lv.size.x where lv[i, j, k] > 0 { perSlice[k] += 1 } } }
+        print("CLI SLICE AUTO: label voxels per slice \(perSlice.enumerated().filter { $0.element > 0 })")
+        XCTAssertGreaterThan(perSlice[13] + perSlice[14], 0)
+        XCTAssertEqual(perSlice.reduce(0, +), perSlice[13] + perSlice[14], "only the slices the plane crosses")
+        let planeMask = truthPlane.resample(label, onto: grid).pixels.filter { $0 > 0.5 }.count
+        XCTAssertEqual(Double(perSlice.reduce(0, +)), Double(planeMask), accuracy: 0.1 * Double(planeMask))
     }
 }
