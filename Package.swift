@@ -65,7 +65,7 @@ let package = Package(
         // Region table (radiomics + pathology evidence per region) and early/late fusion models.
         .target(name: "Fusion", dependencies: ["Regions", "Statistics", "Radiomics", "Registration", "VolumeIO", "PatchBag", "Tabular", "ImageCore"]),
         .executableTarget(name: "radiopath", dependencies: [
-            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration", "Regions", "Fusion",
+            "ImageCore", "SlideIO", "Tiler", "PatchBag", "SlideSynth", "Tabular", "Archive", "Embedder", "FeatureExtraction", "Statistics", "Heatmap", "MIL", "VolumeIO", "Radiomics", "Cells", "Pathomics", "Registration", "Regions", "Fusion", "ZlibIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

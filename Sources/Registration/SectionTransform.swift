@@ -25,6 +25,9 @@ public struct SectionTransform: Transform2D {
         public var slice: Int
         /// LPS z (mm) of the slice.
         public var z: Double
+        /// The plane the section lies on when it was found tilted (`--slice auto`); its 2D
+        /// coordinates are the slice grid's x, y, and `slice` is the nearest axial slice.
+        public var plane: ObliquePlane?
 
         public init(path: String, volume: Volume, slice: Int) {
             self.path = path
@@ -34,6 +37,12 @@ public struct SectionTransform: Transform2D {
             direction = volume.direction
             self.slice = slice
             z = volume.point(ofIndex: SIMD3(0, 0, Double(slice))).z
+        }
+
+        public init(path: String, volume: Volume, slice: Int, plane: ObliquePlane?) {
+            self.init(path: path, volume: volume, slice: slice)
+            self.plane = plane
+            if let plane { z = plane.center[2] }
         }
         /// An empty volume (zeros) on this grid.
         public func emptyVolume() -> Volume {

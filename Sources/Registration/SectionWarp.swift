@@ -4,9 +4,23 @@ import VolumeIO
 
 /// Carrying slide-side data to the MRI slice and back through a `SectionTransform`.
 extension SectionTransform {
-    /// Slide level-0 px → MRI LPS mm (x, y, z of the slice), nil where the inverse fails.
+    /// Slide level-0 px → MRI LPS mm (x, y, z of the slice, or the point of the oblique
+    /// plane), nil where the inverse fails.
     public func toMRI(_ q: SIMD2<Double>) -> SIMD3<Double>? {
-        inverse(q).map { SIMD3($0.x, $0.y, mri.z) }
+        inverse(q).map { p in mri.plane?.point(p) ?? SIMD3(p.x, p.y, mri.z) }
+    }
+
+    /// The registered slice or plane of a volume on the MRI grid, on the slice grid (nearest
+    /// voxel for labels, trilinear otherwise).
+    public func section(of v: Volume, nearest: Bool) -> Image2D {
+        var s = mri.sliceGrid
+        if let plane = mri.plane {
+            s = plane.resample(v, onto: s, nearest: nearest)
+        } else {
+            let n = v.size.x * v.size.y
+            s.pixels = Array(v.voxels[(mri.slice * n)..<((mri.slice + 1) * n)])
+        }
+        return s
     }
 
     /// An image covering the whole slide (pixel (u, v) spans level-0 [u·sx, (u+1)·sx) with
@@ -51,11 +65,22 @@ extension SectionTransform {
         return out
     }
 
-    /// A volume on the MRI grid, zero except the registered slice.
+    /// A volume on the MRI grid, zero except the registered slice (or, for an oblique plane,
+    /// the voxel nearest each plane pixel).
     public func volume(withSlice s: Image2D) -> Volume {
         var v = mri.emptyVolume()
         let plane = v.size.x * v.size.y
-        v.voxels.replaceSubrange((mri.slice * plane)..<((mri.slice + 1) * plane), with: s.pixels)
+        guard let p = mri.plane else {
+            v.voxels.replaceSubrange((mri.slice * plane)..<((mri.slice + 1) * plane), with: s.pixels)
+            return v
+        }
+        for j in 0..<s.height {
+            for i in 0..<s.width where s[i, j] != 0 {
+                let u = v.continuousIndex(ofPoint: p.point(s.point(ofIndex: SIMD2(Double(i), Double(j))))).rounded(.toNearestOrAwayFromZero)
+                guard u.x >= 0, u.y >= 0, u.z >= 0, u.x < Double(v.size.x), u.y < Double(v.size.y), u.z < Double(v.size.z) else { continue }
+                v[Int(u.x), Int(u.y), Int(u.z)] = s[i, j]
+            }
+        }
         return v
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import ImageCore
 import Registration
 import VolumeIO
+import ZlibIO
 
 /// `radiopath register`: one histology section onto one MRI slice (issue 8).
 struct RegisterCommand: ParsableCommand {
@@ -25,13 +26,21 @@ struct RegisterCommand: ParsableCommand {
                                       cost, time per stage
           qc/<n>_<stage>_checkerboard.png, qc/<n>_<stage>_contours.png
         --landmarks CSV: fixed_x,fixed_y (MRI LPS mm), moving_x,moving_y (slide px).
+        --slice auto searches the slice position and tilt (± --max-tilt) and
+        registers on that oblique plane (transform.json records it).
+        --stack without --section registers every section: section n on slice
+        a + n − 1 of --slice-range a:b, or --slice auto; <out>/<key>/ each, and
+        <out>/stack_report.json.
+        --moving-volume/--moving-volume-mask: 3D affine of a volume onto --fixed
+        (volume_affine.tfm, fixed LPS mm → moving LPS mm, and report.json).
         A run whose final Dice is under --min-dice writes the report and QC but no
         transform. Exit status: 0 done, 1 registration failed, 2 bad input.
         """)
 
     @Option(help: "MRI volume (NIfTI, NRRD or DICOM folder).") var fixed: String
     @Option(name: .customLong("fixed-mask"), help: "Organ mask on the MRI grid.") var fixedMask: String
-    @Option(help: "MRI slice index (0-based) of the section.") var slice: Int?
+    @Option(help: "MRI slice index (0-based) of the section, or 'auto': search position and tilt.") var slice: String?
+    @Option(name: .customLong("max-tilt"), help: "With --slice auto: largest out-of-plane tilt (degrees) about x and y.") var maxTilt = 5.0
     @Option(name: .customLong("slice-range"), help: "Search slices a:b (inclusive) for the best match.") var sliceRange: String?
     @Option(help: "Slide or section image (anything SlideIO opens, or PNG/JPEG/TIFF).") var moving: String?
     @Option(name: .customLong("moving-mpp"), help: "µm per level-0 pixel of the section (overrides the file).") var movingMPP: Double?
@@ -44,13 +53,16 @@ struct RegisterCommand: ParsableCommand {
     @Option(help: "Rotation hint (degrees, CCW as displayed) that brings the section into the MRI view.") var rotation: Double?
     @Flag(name: .customLong("linear-only"), help: "Stop after the affine stage.") var linearOnly = false
     @Option(name: .customLong("min-dice"), help: "Below this final Dice no transform is written.") var minDice = 0.8
+    @Option(name: .customLong("moving-volume"), help: "3D: a volume to register to --fixed (affine), instead of a section.") var movingVolume: String?
+    @Option(name: .customLong("moving-volume-mask"), help: "3D: organ mask on the --moving-volume grid.") var movingVolumeMask: String?
+    @Option(name: .customLong("volume-metric"), help: "3D metric: ncc, msd or mi (Mattes, 32 bins).") var volumeMetric = "ncc"
     @Option(help: "Output folder (created if missing).") var out: String
     @Flag(help: "Print a JSON summary on standard output.") var json = false
 
     func run() throws {
         let t0 = Date()
         do {
-            try work(t0)
+            if let stack, section == nil, movingVolume == nil { try registerStack(stack) } else { try work(t0) }
         } catch let e as RegistrationError {
             fail(e.reason, e.hint)
         } catch let e as VolumeError {
@@ -91,8 +103,14 @@ struct RegisterCommand: ParsableCommand {
             settings.flip = flip
             settings.rotationHint = flip ? -a : a
         }
+        if let movingVolume { return try registerVolumes(movingVolume, t0) }
         guard let movingPath else { throw RegistrationError("no section: give --moving FILE (or --stack with --section)", hint: "") }
-        if slice != nil && sliceRange != nil { throw RegistrationError("give --slice or --slice-range, not both", hint: "") }
+        let auto = slice?.lowercased() == "auto"
+        let sliceIndex = auto ? nil : slice.map { Int($0) }
+        if let slice, !auto, sliceIndex! == nil { throw RegistrationError("--slice \(slice): expected a slice index (0-based) or auto", hint: "e.g. --slice 14 or --slice auto") }
+        if sliceIndex != nil && sliceRange != nil { throw RegistrationError("give --slice or --slice-range, not both", hint: "--slice auto --slice-range a:b searches a:b with tilts") }
+        guard (0...20).contains(maxTilt) else { throw RegistrationError("--max-tilt \(maxTilt): expected 0–20 degrees", hint: "") }
+        try Self.requireOrientation(fixed)
         let mri = try VolumeFile.read(fixed)
         let organ = try VolumeFile.read(fixedMask)
         guard organ.hasSameGrid(as: mri) else {
@@ -100,7 +118,7 @@ struct RegisterCommand: ParsableCommand {
                                     hint: "resample the mask onto the MRI grid")
         }
         let range: ClosedRange<Int>
-        if let slice {
+        if let slice = sliceIndex ?? nil {
             range = slice...slice
         } else if let sliceRange {
             let p = sliceRange.split(separator: ":").map { Int($0) }
@@ -108,8 +126,10 @@ struct RegisterCommand: ParsableCommand {
                 throw RegistrationError("--slice-range \(sliceRange): expected a:b with a ≤ b", hint: "e.g. --slice-range 10:18")
             }
             range = a...b
+        } else if auto {
+            range = 0...(mri.size.z - 1)
         } else {
-            throw RegistrationError("which MRI slice? give --slice K or --slice-range a:b", hint: "slices are 0-based, 0..<\(mri.size.z)")
+            throw RegistrationError("which MRI slice? give --slice K, --slice-range a:b or --slice auto", hint: "slices are 0-based, 0..<\(mri.size.z)")
         }
         guard range.lowerBound >= 0, range.upperBound < mri.size.z else {
             throw RegistrationError("\(fixed): slice(s) \(range) outside the volume (0..<\(mri.size.z))", hint: "slices are 0-based")
@@ -130,7 +150,15 @@ struct RegisterCommand: ParsableCommand {
         // Slice.
         var candidates: [SectionRegistration.Candidate]?
         var k = range.lowerBound
-        if range.count > 1 {
+        var planeSearch: SliceSearch.Result?
+        if auto {
+            note("searching slice position and tilt (± \(maxTilt)°) …")
+            let r = try SliceSearch.search(mri: mri, mask: organ, moving: sec.image, movingMask: sec.mask, settings: settings,
+                                           range: sliceRange == nil ? nil : range, maxAngle: maxTilt) { note("  " + $0) }
+            planeSearch = r
+            k = min(max(Int(r.sliceIndex.rounded()), 0), mri.size.z - 1)
+            note(String(format: "  plane: slice %.2f (z %.2f mm), tilt %.2f° about x, %.2f° about y", r.sliceIndex, r.zMm, r.angleXDegrees, r.angleYDegrees))
+        } else if range.count > 1 {
             note("searching slices \(range.lowerBound)…\(range.upperBound) (linear stages) …")
             let c = try SectionRegistration.searchSlices(mri: mri, mask: organ, range: range, section: sec, settings: settings) { note("  " + $0) }
             guard let best = c.filter({ $0.score != nil }).min(by: { $0.score! < $1.score! }) else {
@@ -140,8 +168,12 @@ struct RegisterCommand: ParsableCommand {
             candidates = c
             note("  best slice \(k)")
         }
-        let fixedImage = try Image2D(slice: k, of: mri)
+        var fixedImage = try Image2D(slice: k, of: mri)
         var fm = try Image2D(slice: k, of: organ)
+        if let p = planeSearch?.plane {
+            fixedImage = p.resample(mri, onto: fixedImage)
+            fm = p.resample(organ, onto: fm)
+        }
         for i in 0..<fm.pixels.count { fm.pixels[i] = fm.pixels[i] > 0.5 ? 1 : 0 }
         guard fm.pixels.contains(1) else {
             throw RegistrationError("\(fixedMask): no organ on slice \(k)", hint: "pick a slice through the organ (--slice-range searches)")
@@ -175,7 +207,7 @@ struct RegisterCommand: ParsableCommand {
             let affine = result.deformable?.affine ?? result.affine
             let field = result.deformable.map { DisplacementField2D(sampling: $0.bspline, on: fixedImage) }
             let st = SectionTransform(affine: SectionTransform.toPixels(affine, mppX: sec.mppX, mppY: sec.mppY), field: field,
-                                      mri: .init(path: fixed, volume: mri, slice: k),
+                                      mri: .init(path: fixed, volume: mri, slice: k, plane: planeSearch?.plane),
                                       slide: .init(path: movingPath, width: sec.slideWidth, height: sec.slideHeight, mppX: sec.mppX, mppY: sec.mppY))
             try st.write(folder: out)
             outputs = [SectionTransform.manifestName, SectionTransform.affineName] + (field == nil ? [] : [SectionTransform.fieldName]) + outputs
@@ -185,15 +217,16 @@ struct RegisterCommand: ParsableCommand {
             status: ok ? "ok" : "failed",
             error: ok ? nil : String(format: "final Dice %.4f is under --min-dice %.2f: no transform written", final.dice, minDice),
             version: RadioPath.version,
-            fixed: fixed, fixedMask: fixedMask, slice: k, sliceZMm: mri.point(ofIndex: SIMD3(0, 0, Double(k))).z,
-            sliceSelection: candidates == nil ? "given" : "searched \(range.lowerBound):\(range.upperBound), lowest cost + \(settings.maskWeight)·2(1 − Dice) after the affine stage",
-            candidates: candidates,
+            fixed: fixed, fixedMask: fixedMask, slice: k, sliceZMm: planeSearch?.zMm ?? mri.point(ofIndex: SIMD3(0, 0, Double(k))).z,
+            sliceSelection: planeSearch != nil ? "searched position and tilt (± \(maxTilt)°): oblique plane resampled from the volume (trilinear), lowest cost + \(settings.maskWeight)·mask mismatch; slice = nearest axial slice"
+                : candidates == nil ? "given" : "searched \(range.lowerBound):\(range.upperBound), lowest cost + \(settings.maskWeight)·2(1 − Dice) after the affine stage",
+            candidates: candidates ?? planeSearch?.axial, plane: planeSearch,
             moving: movingPath, movingMppX: sec.mppX, movingMppY: sec.mppY, movingMppSource: sec.mppSource,
             stackSection: stackSection?.key,
             workingMpp: sec.image.spacing.x * 1000, workingSize: [sec.image.width, sec.image.height], movingMask: sec.maskSource,
             flipHint: settings.flip, rotationHintDegrees: settings.rotationHint, landmarks: landmarks, landmarkCount: marks?.fixed.count,
             spaces: [
-                "fixed": "MRI slice, LPS mm (x, y in the slice plane; z = sliceZMm)",
+                "fixed": "MRI slice, LPS mm (x, y in the slice plane; z = sliceZMm); with plane: the oblique plane, whose 2D x, y map to LPS through plane.plane",
                 "moving": "slide level-0 px (top-left corner at 0, 0; pixel centres at i + 0.5)",
                 "transforms": "fixed → moving (ITK convention): mri_to_slide_affine.tfm maps MRI LPS mm to slide px after the displacement field (MRI mm → MRI mm)",
                 "measuredAt": "every stage figure uses that stage's transform: Dice and HD95 of the MRI mask vs the section mask resampled onto the MRI slice grid (threshold 0.5); TRE = distance (MRI mm) between each fixed landmark and its slide partner carried to the MRI by the stage's inverse",
@@ -217,6 +250,139 @@ struct RegisterCommand: ParsableCommand {
         }
     }
 
+    /// Every section of a RAPSODI stack, in order: section n on slice a + n − 1 of
+    /// --slice-range a:b (one slice per section), or each searched with --slice auto. Each goes
+    /// to <out>/<key>/ as a single run would; <out>/stack_report.json lists them all. A failed
+    /// section does not stop the others; the exit status is then 1.
+    func registerStack(_ stackPath: String) throws {
+        let t0 = Date()
+        guard moving == nil, movingMask == nil, landmarks == nil else {
+            throw RegistrationError("--moving, --moving-mask and --landmarks name one section's files; a whole-stack run takes each section from \(stackPath)",
+                                    hint: "register one section with --section N to use them")
+        }
+        let st = try HistologyStack.read(stackPath)
+        let n = st.sections.count
+        var slices: [String]
+        if slice?.lowercased() == "auto" {
+            slices = Array(repeating: "auto", count: n)
+        } else if let sliceRange, slice == nil {
+            let p = sliceRange.split(separator: ":").map { Int($0) }
+            guard p.count == 2, let a = p[0], let b = p[1], a <= b else {
+                throw RegistrationError("--slice-range \(sliceRange): expected a:b with a ≤ b", hint: "one MRI slice per section, e.g. --slice-range 13:15 for 3 sections")
+            }
+            guard b - a + 1 == n else {
+                throw RegistrationError("\(stackPath) has \(n) sections but --slice-range \(sliceRange) spans \(b - a + 1) slices",
+                                        hint: "give one MRI slice per section (a:\(a + n - 1)), or --slice auto to search each section's plane")
+            }
+            slices = (a...b).map(String.init)
+        } else {
+            throw RegistrationError("a whole stack needs --slice-range a:b (section n on slice a + n − 1) or --slice auto",
+                                    hint: "or register one section with --section N")
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var rows: [[String: Any]] = []
+        var failed = 0
+        for (i, s) in st.sections.enumerated() {
+            note("section \(i + 1)/\(n) (\(s.key), \(s.id)) → slice \(slices[i]) …")
+            var c = self
+            c.section = "\(i + 1)"
+            c.slice = slices[i]
+            c.sliceRange = nil
+            c.out = out + "/" + s.key
+            c.json = false
+            var row: [String: Any] = ["section": s.key, "id": s.id, "out": s.key]
+            do {
+                try c.work(Date())
+                row["status"] = "ok"
+            } catch let e as RegistrationError {
+                row["status"] = "error"; row["error"] = e.description; failed += 1
+                note("  ✗ \(e.reason)\(e.hint.isEmpty ? "" : " → \(e.hint)")")
+            } catch let e as VolumeError {
+                row["status"] = "error"; row["error"] = e.description; failed += 1
+                note("  ✗ \(e.description)")
+            } catch is ExitCode {
+                row["status"] = "failed"; failed += 1
+            }
+            if let d = FileManager.default.contents(atPath: c.out + "/report.json"), row["status"] as? String != "error",
+               let rep = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+                row["slice"] = rep["slice"]; row["result"] = rep["result"]; row["report"] = s.key + "/report.json"
+            }
+            rows.append(row)
+        }
+        let report: [String: Any] = ["stack": stackPath, "fixed": fixed, "fixedMask": fixedMask, "sections": rows, "failed": failed,
+                                     "version": RadioPath.version, "seconds": Date().timeIntervalSince(t0)]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]), to: out + "/stack_report.json")
+        note("\(failed == 0 ? "✓" : "✗") stack: \(n - failed)/\(n) sections registered, \(String(format: "%.1f", Date().timeIntervalSince(t0))) s — report: \(out)/stack_report.json")
+        if json { print(String(decoding: try JSONSerialization.data(withJSONObject: ["failed": failed, "sections": n, "report": out + "/stack_report.json"], options: [.sortedKeys]), as: UTF8.self)) }
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// 3D: --moving-volume onto --fixed (moments → translation → affine, NCC); writes
+    /// volume_affine.tfm (fixed LPS mm → moving LPS mm) and report.json.
+    func registerVolumes(_ movingVolume: String, _ t0: Date) throws {
+        guard let movingVolumeMask else {
+            throw RegistrationError("--moving-volume needs --moving-volume-mask (the organ on its grid)", hint: "the masks drive the initialisation and the sample region")
+        }
+        try Self.requireOrientation(fixed)
+        try Self.requireOrientation(movingVolume)
+        let f = try VolumeFile.read(fixed), fm = try VolumeFile.read(fixedMask)
+        let m = try VolumeFile.read(movingVolume), mm = try VolumeFile.read(movingVolumeMask)
+        guard fm.hasSameGrid(as: f) else { throw RegistrationError("\(fixedMask): not on the grid of \(fixed)", hint: "resample the mask onto the volume's grid") }
+        guard mm.hasSameGrid(as: m) else { throw RegistrationError("\(movingVolumeMask): not on the grid of \(movingVolume)", hint: "resample the mask onto the volume's grid") }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let tfm = out + "/volume_affine.tfm"
+        try? FileManager.default.removeItem(atPath: tfm)
+        var settings = Registration3DSettings()
+        switch volumeMetric.lowercased() {
+        case "ncc": settings.metric = .normalizedCorrelation
+        case "msd": settings.metric = .meanSquares
+        case "mi": settings.metric = .mattesMutualInformation(bins: 32)
+        default: throw RegistrationError("--volume-metric \(volumeMetric): expected ncc, msd or mi", hint: "mi for different modalities (MRI ⇄ CT)")
+        }
+        note("registering \(movingVolume) to \(fixed) (3D affine, \(volumeMetric)) …")
+        let r = try Registration3D(settings: settings).register(fixed: f, fixedMask: fm, moving: m, movingMask: mm)
+        for st in r.stages { note(String(format: "  %-12@ Dice %.4f  cost %.4f  %d it  %.2f s", st.stage, st.dice, st.metric, st.iterations, st.seconds)) }
+        let dice = r.stages.last!.dice, ok = dice >= minDice
+        if ok { try ITKTransformFile.write(r.affine, to: tfm) }
+        let report: [String: Any] = [
+            "status": ok ? "ok" : "failed", "version": RadioPath.version, "fixed": fixed, "fixedMask": fixedMask,
+            "moving": movingVolume, "movingMask": movingVolumeMask, "metric": volumeMetric.lowercased(),
+            "transform": ok ? "volume_affine.tfm" : NSNull(),
+            "transformSpace": "fixed LPS mm -> moving LPS mm (ITK AffineTransform_double_3_3; SimpleITK Resample(moving, fixed, transform))",
+            "stages": r.stages.map { ["stage": $0.stage, "dice": $0.dice, "metric": $0.metric, "iterations": $0.iterations, "seconds": $0.seconds] },
+            "error": ok ? NSNull() : String(format: "final Dice %.4f is under --min-dice %.2f: no transform written", dice, minDice),
+            "seconds": Date().timeIntervalSince(t0),
+        ]
+        try AtomicFile.write(try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]), to: out + "/report.json")
+        note(String(format: "%@ 3D affine: Dice %.4f, %.1f s — report: %@/report.json", ok ? "✓" : "✗", dice, Date().timeIntervalSince(t0), out))
+        if !ok { throw ExitCode(1) }
+    }
+
+    /// A NIfTI whose qform and sform codes are both 0 has no patient orientation (readers fall
+    /// back to an identity grid at the origin): registering in mm would give transforms that
+    /// look valid and are not. Other formats always carry their geometry.
+    static func requireOrientation(_ path: String) throws {
+        let lower = path.lowercased()
+        guard lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz"),
+              var d = FileManager.default.contents(atPath: path) else { return }
+        if Gzip.isGzip(d) { d = try Gzip.decompress(d) }
+        guard d.count >= 352 else { return }
+        let b = [UInt8](d.prefix(352))
+        func le32(_ o: Int) -> Int32 { Int32(bitPattern: UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24) }
+        func i16(_ o: Int, _ little: Bool) -> Int { let v = little ? UInt16(b[o]) | UInt16(b[o + 1]) << 8 : UInt16(b[o]) << 8 | UInt16(b[o + 1]); return Int(Int16(bitPattern: v)) }
+        let q: Int, s: Int
+        if le32(0) == 348 || le32(0).byteSwapped == 348 {
+            let little = le32(0) == 348
+            q = i16(252, little); s = i16(254, little)
+        } else if le32(0) == 540 {
+            q = Int(le32(344)); s = Int(le32(348))
+        } else { return }
+        if q <= 0 && s <= 0 {
+            throw RegistrationError("\(path): the volume has no orientation (NIfTI qform_code and sform_code are both 0), so its voxels have no place in patient mm",
+                                    hint: "convert the scanner's DICOM again (e.g. dcm2niix) or pass the DICOM folder itself")
+        }
+    }
+
     static func median(_ v: [Float]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : Double(s[s.count / 2]) }
 
     struct Report: Encodable {
@@ -228,6 +394,8 @@ struct RegisterCommand: ParsableCommand {
         var sliceZMm: Double
         var sliceSelection: String
         var candidates: [SectionRegistration.Candidate]?
+        /// With --slice auto: the plane found (centre, tilts, continuous slice index).
+        var plane: SliceSearch.Result?
         var moving: String
         var movingMppX: Double, movingMppY: Double
         var movingMppSource: String

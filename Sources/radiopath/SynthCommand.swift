@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
+import Registration
 import SlideSynth
+import VolumeIO
 
 struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Generate synthetic data with known ground truth (for tests, demos and benchmarks).",
-        subcommands: [SynthSlideCommand.self])
+        subcommands: [SynthSlideCommand.self, SynthSectionCommand.self])
 }
 
 struct SynthSlideCommand: ParsableCommand {
@@ -68,5 +70,61 @@ struct SynthSlideCommand: ParsableCommand {
         if isTTY { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
         print(String(format: "wrote %@ (%d × %d px, %.3g µm/px) in %.1f s; truth in %@", out, width, height, mpp,
                      Date().timeIntervalSince(start), truthDir))
+    }
+}
+
+/// `radiopath synth section`: histology-like sections rendered from an MRI slice through a known
+/// map — the registration bench cases (issue 8, item 6).
+struct SynthSectionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "section",
+        abstract: "Write histology-like sections of MRI slices with a known mirror, rotation, shrinkage and smooth warp.",
+        discussion: """
+        Case n uses slice --slices[n mod count] and seed --seed + n, and goes to
+        <out>/case<n>/: fixed.nii + fixed_mask.nii (the MRI slice and organ as
+        one-slice volumes), section.png + section_mask.png (one pixel = --mpp µm),
+        MetaImage copies for elastix (fixed, fixed_mask, moving, moving_mask,
+        region .mha; the section block-averaged to --working-mpp),
+        truth_displacement.nii (true MRI mm → slide mm field),
+        landmarks.csv (60 interior points, register's format) and case.json.
+        Register one with: radiopath register --fixed fixed.nii --fixed-mask
+        fixed_mask.nii --slice 0 --moving section.png --moving-mpp <mpp>
+        --moving-mask section_mask.png --working-mpp <working-mpp>
+        --landmarks landmarks.csv --out DIR
+        """)
+
+    @Option(help: "MRI volume (NIfTI, NRRD or DICOM folder).") var mri: String
+    @Option(help: "Organ label on the MRI grid.") var label: String
+    @Option(help: "Slice indices (0-based, comma-separated) cycled over the cases.") var slices = "13,14,15"
+    @Option(help: "Number of cases.") var cases = 1
+    @Option(help: "Seed of case 0 (case n uses seed + n).") var seed: UInt64 = 100
+    @Option(help: "µm per section pixel.") var mpp = 50.0
+    @Option(help: "Section width and height in px.") var size = 1500
+    @Option(name: .customLong("working-mpp"), help: "µm/px of the MetaImage copies for elastix (a multiple of --mpp; give the same to register).") var workingMPP = 250.0
+    @Option(name: .customLong("mri-texture"), help: "1: tissue luminance follows the MRI signal; 0: nuclei only (outline-driven).") var mriTexture = 1.0
+    @Option(help: "Output folder.") var out: String
+
+    func run() throws {
+        let ks = slices.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let factor = Int((workingMPP / mpp).rounded())
+        guard !ks.isEmpty, cases >= 1, (1...100).contains(mpp), (32...8000).contains(size), (0...1).contains(mriTexture),
+              factor >= 1, abs(Double(factor) * mpp - workingMPP) < 1e-6 * workingMPP else {
+            throw ValidationError("need --slices K[,K…], --cases ≥ 1, --mpp 1–100 (µm, as a slide), --size 32–8000, --mri-texture 0–1, --working-mpp a multiple of --mpp")
+        }
+        let volume = try VolumeFile.read(mri), organ = try VolumeFile.read(label)
+        guard organ.hasSameGrid(as: volume) else { throw ValidationError("\(label): not on the grid of \(mri)") }
+        let sp = mpp / 1000
+        for n in 0..<cases {
+            let p = SyntheticSection.parameters(slice: ks[n % ks.count], seed: seed &+ UInt64(n))
+            let s: SyntheticSection
+            do {
+                s = try SyntheticSection(mri: volume, label: organ, p, spacing: sp, size: size, mriTexture: mriTexture, movingOrigin: SIMD2(sp, sp) / 2)
+            } catch let e as RegistrationError {
+                throw ValidationError("\(label), slice \(p.slice): \(e.reason) — \(e.hint)")
+            }
+            let dir = out + "/case\(n)"
+            try s.writeCase(to: dir, parameters: p, mri: volume, label: organ, workingFactor: factor)
+            print("wrote \(dir): \(p)")
+        }
     }
 }

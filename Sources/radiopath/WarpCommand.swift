@@ -111,12 +111,13 @@ struct WarpCommand: ParsableCommand {
             default: size = 0
             }
             var text = "index,x_px,y_px,mri_x,mri_y,mri_z,i,j,k\n", failed = 0
-            let grid = t.mri.sliceGrid
+            let grid = t.mri.sliceGrid, volumeGrid = t.mri.emptyVolume()
             for n in 0..<bag.count {
                 let c = SIMD2(Double(bag.coords[2 * n]), Double(bag.coords[2 * n + 1])) + size / 2
                 if let q = t.toMRI(c) {
                     let u = grid.continuousIndex(ofPoint: SIMD2(q.x, q.y)).rounded(.toNearestOrAwayFromZero)
-                    text += "\(n),\(c.x),\(c.y),\(q.x),\(q.y),\(q.z),\(Int(u.x)),\(Int(u.y)),\(t.mri.slice)\n"
+                    let k = t.mri.plane == nil ? t.mri.slice : Int(volumeGrid.continuousIndex(ofPoint: q).z.rounded(.toNearestOrAwayFromZero))
+                    text += "\(n),\(c.x),\(c.y),\(q.x),\(q.y),\(q.z),\(Int(u.x)),\(Int(u.y)),\(k)\n"
                 } else { text += "\(n),\(c.x),\(c.y),,,,,,\n"; failed += 1 }
             }
             try AtomicFile.write(Data(text.utf8), to: out)
@@ -135,9 +136,7 @@ struct WarpCommand: ParsableCommand {
                 guard v.hasSameGrid(as: g) else {
                     throw RegistrationError("\(path): not on the registered MRI grid (\(t.mri.path))", hint: "resample it onto the MRI grid first")
                 }
-                let plane = v.size.x * v.size.y
-                var slice = t.mri.sliceGrid
-                slice.pixels = Array(v.voxels[(t.mri.slice * plane)..<((t.mri.slice + 1) * plane)])
+                let slice = t.section(of: v, nearest: nearest)
                 let d = downsample ?? max(1, t.mri.spacing[0] * 1000 / 4 / t.slide.mppX)
                 let w = max(1, Int((Double(t.slide.width) / d).rounded())), h = max(1, Int((Double(t.slide.height) / d).rounded()))
                 let values = t.pushToSlide(slice, width: w, height: h, nearest: nearest)

@@ -57,6 +57,17 @@ final class PipelineTests: XCTestCase {
         }
     }
 
+    /// Two pieces far apart on the moving side: the centroids match in the gap between them, so
+    /// the masks do not overlap after initialisation — a clear error, no result.
+    func testMasksThatDoNotOverlapAfterInitialisationAreRefused() {
+        let (img, mask) = organ(SIMD2(30, 30))
+        var split = Image2D(width: 120, height: 120, spacing: SIMD2(0.5, 0.5))
+        for j in 0..<120 { for i in 0..<120 where (j >= 50 && j < 70) && (i < 8 || i >= 112) { split[i, j] = 1 } }
+        XCTAssertThrowsError(try Registration2D().register(fixed: img, fixedMask: mask, moving: split, movingMask: split)) {
+            XCTAssertTrue("\($0)".contains("do not overlap after initialisation"), "\($0)")
+        }
+    }
+
     /// Same inputs, same seed: the same transform, bit for bit.
     func testDeterministic() throws {
         let (fixed, fixedMask) = organ(SIMD2(20, 25))
