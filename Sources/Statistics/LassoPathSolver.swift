@@ -123,33 +123,13 @@ struct LassoPathSolver {
             // The quadratic model's linear term: minimise ½bᵀGb − hᵀb + λ‖b₁..‖₁ with h = c + G·b.
             var h = c
             for a in 0..<q { for k in 0..<q { h[a] += gram[a * q + k] * b[k] } }
+            // Coordinate descent finds the active set and signs; with those fixed the subproblem
+            // is linear, G_AA·b_A = h_A − λ·s_A, solved exactly when the solution keeps its signs
+            // and every inactive feature satisfies |h_j − G_jA·b_A| ≤ λ. Correlated features
+            // make plain coordinate descent crawl; the solve skips that crawl.
             gram.withUnsafeBufferPointer { g in
-                func step(_ j: Int) -> Double {
-                    let gjj = g[j * q + j]
-                    guard gjj > 0 else { return 0 }
-                    let u = c[j] + gjj * nb[j]
-                    let new = j == 0 ? u / gjj : (u > lambda ? u - lambda : (u < -lambda ? u + lambda : 0)) / gjj
-                    let delta = new - nb[j]
-                    if delta == 0 { return 0 }
-                    for a in 0..<q { c[a] -= delta * g[a * q + j] }
-                    nb[j] = new
-                    return gjj * delta * delta
-                }
-                // Coordinate descent finds the active set and signs; with those fixed the subproblem
-                // is linear, G_AA·b_A = h_A − λ·s_A, solved exactly when the solution keeps its signs
-                // and every inactive feature satisfies |h_j − G_jA·b_A| ≤ λ. Correlated features
-                // make plain coordinate descent crawl; the solve skips that crawl.
-                for _ in 0..<1000 {
-                    var full = 0.0
-                    for j in 0..<q { full = max(full, step(j)) }
-                    if full < tol2 { break }
-                    let act = (0..<q).filter { $0 == 0 || nb[$0] != 0 }
-                    if let exact = Self.activeSolve(g, h, nb, act, q, lambda) { nb = exact; break }
-                    for _ in 0..<20 {
-                        var m = 0.0
-                        for j in act { m = max(m, step(j)) }
-                        if m < tol2 { break }
-                    }
+                CoordinateDescent.minimise(gram: g, q: q, c: &c, b: &nb, lambda: lambda, tol2: tol2, innerSweeps: 20) { act, current in
+                    Self.activeSolve(g, h, current, act, q, lambda)
                 }
             }
             // η for the proposal, then backtrack towards the previous β if the quadratic model overshot.

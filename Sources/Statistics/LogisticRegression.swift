@@ -160,30 +160,8 @@ public enum LogisticRegression {
             }
             var nb = beta
             gram.withUnsafeBufferPointer { g in
-                // One coordinate step; returns its weighted squared change.
-                func step(_ j: Int) -> Double {
-                    let gjj = g[j * q + j]
-                    guard gjj > 0 else { return 0 }
-                    let u = c[j] + gjj * nb[j]
-                    let new = j == 0 ? u / gjj : (u > lambda ? u - lambda : (u < -lambda ? u + lambda : 0)) / gjj
-                    let delta = new - nb[j]
-                    if delta == 0 { return 0 }
-                    for a in 0..<q { c[a] -= delta * g[a * q + j] }
-                    nb[j] = new
-                    return gjj * delta * delta
-                }
-                let tol2 = tolerance * tolerance
-                for _ in 0..<1000 {
-                    var full = 0.0
-                    for j in 0..<q { full = max(full, step(j)) }
-                    if full < tol2 { break }
-                    let active = (0..<q).filter { $0 == 0 || nb[$0] != 0 }
-                    for _ in 0..<100_000 {
-                        var m = 0.0
-                        for j in active { m = max(m, step(j)) }
-                        if m < tol2 { break }
-                    }
-                }
+                CoordinateDescent.minimise(gram: g, q: q, c: &c, b: &nb, lambda: lambda, tol2: tolerance * tolerance,
+                                           innerSweeps: 100_000)
             }
             // Backtrack towards the previous β if the quadratic model overshot.
             var t = 1.0, trial = nb, ft = d.objective(nb, ridge: 0, lasso: lambda)
