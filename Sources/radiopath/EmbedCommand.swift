@@ -42,7 +42,7 @@ struct EmbedRunCommand: ParsableCommand {
         --out/radiopath.sqlite records every job (kind embed:<encoder>); any
         number of workers may share one --out. --shard i/n splits the slides.
         Exit status: 0 all done or skipped, 1 some failed (now or earlier),
-        2 bad arguments.
+        64 bad arguments (usage).
 
         Encoders (radiopath embed list): pathomic-v1 (default, built in, no
         weights), resnet50-trunc, vit-s16, vit-b16, vit-l16 (with --weights

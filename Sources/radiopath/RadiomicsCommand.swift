@@ -32,7 +32,7 @@ struct RadiomicsCommand: ParsableCommand {
         featureClass) with RadioPath's IBSI keys; docs/radiomics.md lists
         them. Without --params: no resampling, 32 bins (IBSI) or bin width
         25 (PyRadiomics), original image, every family.
-        Exit status: 0 all cases done, 1 some failed, 2 bad arguments.
+        Exit status: 0 all cases done, 1 some failed, 64 bad arguments (usage).
         """)
 
     @Option(help: "Image volume (NIfTI, NRRD or DICOM folder).")

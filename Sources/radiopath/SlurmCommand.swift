@@ -28,8 +28,8 @@ struct SlurmCommand: ParsableCommand {
         same array after a failure does only what is missing (add
         --retry-failed to the job to retry failed slides). Give tile --jobs or
         embed --threads equal to --cpus.
-        Exit status: 0 written (and submitted), 2 bad arguments, an unwritable
-        folder, or sbatch missing or refusing the job.
+        Exit status: 0 written (and submitted), 2 an unwritable folder, or
+        sbatch missing or refusing the job, 64 bad arguments (usage).
         """)
 
     @Option(help: "Array tasks (shards of the slides).")

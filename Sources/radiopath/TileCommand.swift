@@ -36,7 +36,7 @@ struct TileCommand: ParsableCommand {
         whole archive). `radiopath status OUT [--watch]` shows it.
         --shard i/n splits the slides among n workers.
         Exit status: 0 all done or skipped, 1 some failed (now or earlier),
-        2 bad arguments or unwritable --out.
+        2 unwritable --out, 64 bad arguments (usage).
 
         Presets (--preset, files in Tiling/): \(PresetLibrary.available().joined(separator: ", ")).
         Keys for --set KEY=VALUE:
