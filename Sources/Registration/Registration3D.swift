@@ -106,7 +106,8 @@ public struct Registration3DResult: Sendable {
 /// Volume-to-volume registration (e.g. MRI ⇄ CT, or a reconstructed histology stack ⇄ MRI):
 /// mask moments (centroids, volume ratio as scale), then translation, rigid and affine stages by
 /// L-BFGS over an in-plane pyramid, on NCC, mean squares or Mattes MI (as in 2D: fixed box
-/// windows, moving cubic B-spline Parzen windows, two padding bins). The result maps fixed mm to moving mm.
+/// windows, moving cubic B-spline Parzen windows, two padding bins), then optionally a B-spline
+/// stage (`settings.deformable`, Registration3DBSpline.swift). The result maps fixed mm to moving mm.
 public struct Registration3D {
     public var settings: Registration3DSettings
     public init(settings: Registration3DSettings = Registration3DSettings()) { self.settings = settings }

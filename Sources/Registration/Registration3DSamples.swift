@@ -81,8 +81,7 @@ extension Registration3D {
         return (s / area, dm)
     }
 
-    /// Fixed mask ≥ 0.5 against the moving mask pulled through `map` onto the fixed grid
-    /// (trilinear, ≥ 0.5): Dice and the warped mask (1/0).
+    /// The moving mask pulled through `map` onto the fixed mask's grid (trilinear, ≥ 0.5 → 1).
     static func warpedMask(_ movingMask: Volume, onto fixedMask: Volume, _ map: (SIMD3<Double>) -> SIMD3<Double>) -> Volume {
         var out = fixedMask
         let n = fixedMask.size
@@ -104,6 +103,7 @@ extension Registration3D {
         return out
     }
 
+    /// Dice of a (> 0.5) and b (≥ 0.5) on one grid.
     static func dice(_ a: Volume, _ b: Volume) -> Double {
         var inter = 0.0, na = 0.0, nb = 0.0
         for k in 0..<a.voxels.count {
