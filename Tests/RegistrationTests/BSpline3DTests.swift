@@ -154,15 +154,19 @@ final class BSpline3DTests: XCTestCase {
         let level = Registration3D.DeformableLevel(fixed: Registration3D.downsampled(c.fixed, 2), moving: Registration3D.downsampled(c.moving, 2),
                                     fixedMask: Registration3D.downsampled(Registration3D.smoothed(c.fixedMask, sigma: 1), 2),
                                     movingMask: Registration3D.downsampled(Registration3D.smoothed(c.movingMask, sigma: 1), 2))
-        let (_, g) = e.deformableCost(t, level, box)
-        let order = g.indices.sorted { abs(g[$0]) > abs(g[$1]) }
-        for k in order.prefix(4) + [order[order.count / 3]] {
-            let h = 1e-3
-            var p = t, q = t
-            p.bspline.parameters[k] += h; q.bspline.parameters[k] -= h
-            let fd = (e.deformableCost(p, level, box).0 - e.deformableCost(q, level, box).0) / (2 * h)
-            print("B-spline 3D ∂/∂c\(k): analytic \(g[k]), central difference \(fd)")
-            XCTAssertEqual(g[k], fd, accuracy: 0.03 * max(abs(fd), 1e-6), "coefficient \(k)")
+        for metric: Registration3DSettings.Metric in [.normalizedCorrelation, .meanSquares, .mattesMutualInformation(bins: 32)] {
+            var e = e
+            e.settings.metric = metric
+            let (_, g) = e.deformableCost(t, level, box)
+            let order = g.indices.sorted { abs(g[$0]) > abs(g[$1]) }
+            for k in order.prefix(4) + [order[order.count / 3]] {
+                let h = 1e-3
+                var p = t, q = t
+                p.bspline.parameters[k] += h; q.bspline.parameters[k] -= h
+                let fd = (e.deformableCost(p, level, box).0 - e.deformableCost(q, level, box).0) / (2 * h)
+                print("B-spline 3D \(metric) ∂/∂c\(k): analytic \(g[k]), central difference \(fd)")
+                XCTAssertEqual(g[k], fd, accuracy: 0.03 * max(abs(fd), 1e-6), "\(metric) coefficient \(k)")
+            }
         }
         // Bending energy alone (a quadratic: central differences are exact up to rounding).
         var bg = [Double](repeating: 0, count: t.bspline.parameters.count)
