@@ -45,6 +45,8 @@ public struct StageReport: Sendable {
     public var dice: Double
     public var seconds: Double
     public var iterations: Int
+    /// 95 % Hausdorff distance (mm) of the two masks, where the stage measured it (3D).
+    public var hausdorff95: Double? = nil
 }
 
 public struct Registration2DResult: Sendable {

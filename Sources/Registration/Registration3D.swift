@@ -67,6 +67,22 @@ public struct Registration3DSettings: Sendable {
     public var iterations = 100
     /// Samples: fixed voxels in the fixed mask's bounding box grown by this margin (mm).
     public var margin = 10.0
+    /// Run the B-spline stage after the affine (off by default in the library, so affine
+    /// callers keep their four stages; `radiopath register --moving-volume` turns it on).
+    public var deformable = false
+    /// Control-node spacing (mm) of the first B-spline level; it halves at each further level.
+    /// 20 → 10 mm: a prostate (≈ 40–50 mm) gets 4–5 cells across at the end.
+    public var gridSpacing = 20.0
+    /// In-plane pyramid factor of each B-spline level (their count is the number of levels).
+    public var deformableLevels = [4, 2]
+    /// Node spacing along z never goes below this many fixed slices (thick MRI slices carry
+    /// no information between them).
+    public var minSlicesPerNode = 2.0
+    /// Weight of the bending energy (mm², against the intensity cost).
+    public var bendingWeight = 5.0
+    /// Weight of the mask-overlap term in the B-spline stage (0: off), masks smoothed by σ mm.
+    public var maskWeight = 0.5
+    public var maskSmoothing = 1.0
     public init() {}
 }
 
@@ -76,13 +92,22 @@ public struct Registration3DResult: Sendable {
     /// Rotation (about the fixed mask's centroid) and translation, the moments' scale held.
     public var rigid: AffineTransform3D
     public var affine: AffineTransform3D
+    /// x ↦ A(x + u(x)) with A = `affine`, when the B-spline stage ran.
+    public var deformable: AffineBSplineTransform3D?
+    /// False when the B-spline did not lower the full-resolution cost (metric + mask term) and
+    /// was reset to zero displacement.
+    public var deformableKept: Bool
     public var stages: [StageReport]
+
+    /// The final fixed → moving mapping (mm).
+    public func map(_ x: SIMD3<Double>) -> SIMD3<Double> { deformable?.map(x) ?? affine.map(x) }
 }
 
 /// Volume-to-volume registration (e.g. MRI ⇄ CT, or a reconstructed histology stack ⇄ MRI):
 /// mask moments (centroids, volume ratio as scale), then translation, rigid and affine stages by
 /// L-BFGS over an in-plane pyramid, on NCC, mean squares or Mattes MI (as in 2D: fixed box
-/// windows, moving cubic B-spline Parzen windows, two padding bins). The result maps fixed mm to moving mm.
+/// windows, moving cubic B-spline Parzen windows, two padding bins), then optionally a B-spline
+/// stage (`settings.deformable`, Registration3DBSpline.swift). The result maps fixed mm to moving mm.
 public struct Registration3D {
     public var settings: Registration3DSettings
     public init(settings: Registration3DSettings = Registration3DSettings()) { self.settings = settings }
@@ -100,16 +125,14 @@ public struct Registration3D {
         let box = Self.box(fixedMask, margin: settings.margin)
         let levels = settings.levels.map { f in (f, Self.downsampled(fixed, f), Self.downsampled(moving, f)) }
         var stages: [StageReport] = []
-        func report(_ name: String, _ t: AffineTransform3D, _ start: Date, _ its: Int) {
-            let c = cost(t, levels.last!.1, levels.last!.2, box).0
-            let warped = t.resample(movingMask, onto: fixedMask)
-            var inter = 0.0, a = 0.0, b = 0.0
-            for k in 0..<warped.voxels.count {
-                let x = fixedMask.voxels[k] > 0.5, y = warped.voxels[k] >= 0.5
-                if x { a += 1 }; if y { b += 1 }; if x && y { inter += 1 }
-            }
-            stages.append(StageReport(stage: name, metric: c, dice: a + b > 0 ? 2 * inter / (a + b) : 0, seconds: Date().timeIntervalSince(start), iterations: its))
+        func report(_ name: String, _ map: (SIMD3<Double>) -> SIMD3<Double>, _ start: Date, _ its: Int) {
+            let seconds = Date().timeIntervalSince(start)
+            let c = Self.metricTerms(settings.metric, Self.samples(map, levels.last!.1, levels.last!.2, box), levels.last!.2)?.0 ?? .infinity
+            let warped = Self.warpedMask(movingMask, onto: fixedMask, map)
+            stages.append(StageReport(stage: name, metric: c, dice: Self.dice(fixedMask, warped), seconds: seconds, iterations: its,
+                                      hausdorff95: MaskDistance3D.hausdorff95(fixedMask, warped)))
         }
+        func report(_ name: String, _ t: AffineTransform3D, _ start: Date, _ its: Int) { report(name, t.map, start, its) }
         var t0 = Date()
         report("initial", initial, t0, 0)
         t0 = Date()
@@ -135,7 +158,15 @@ public struct Registration3D {
             t = r.0; its += r.1
         }
         report("affine", t, t0, its)
-        return Registration3DResult(initial: initial, translation: translation, rigid: rigid, affine: t, stages: stages)
+        var deformable: AffineBSplineTransform3D?, deformableKept = false
+        if settings.deformable {
+            t0 = Date()
+            let r = registerBSpline(t, fixed: fixed, fixedMask: fixedMask, moving: moving, movingMask: movingMask, box: box)
+            deformable = r.0
+            deformableKept = r.2
+            report("bspline", r.0.map, t0, r.1)
+        }
+        return Registration3DResult(initial: initial, translation: translation, rigid: rigid, affine: t, deformable: deformable, deformableKept: deformableKept, stages: stages)
     }
 
     /// M = R(θ)·M₀ with R = Rz·Ry·Rx (θ = x, y, z angles from 0) and t free: the affine
@@ -181,68 +212,11 @@ public struct Registration3D {
         return (out, r.iterations)
     }
 
-    /// Cost (MSD, or −NCC) and its gradient over the fixed voxels inside `box` whose mapped point
-    /// lies inside the moving volume; summed in z-slabs on all cores, added in slab order.
+    /// Cost (MSD, −NCC or −MI) and its gradient over the fixed voxels inside `box` whose mapped
+    /// point lies inside the moving volume.
     func cost(_ t: AffineTransform3D, _ f: Volume, _ m: Volume, _ box: (SIMD3<Double>, SIMD3<Double>)) -> (Double, [Double]) {
-        let lo = f.continuousIndex(ofPoint: box.0), hi = f.continuousIndex(ofPoint: box.1)
-        let i0 = max(0, Int(min(lo.x, hi.x).rounded(.up))), i1 = min(f.size.x - 1, Int(max(lo.x, hi.x)))
-        let j0 = max(0, Int(min(lo.y, hi.y).rounded(.up))), j1 = min(f.size.y - 1, Int(max(lo.y, hi.y)))
-        let k0 = max(0, Int(min(lo.z, hi.z).rounded(.up))), k1 = min(f.size.z - 1, Int(max(lo.z, hi.z)))
-        guard i0 <= i1, j0 <= j1, k0 <= k1 else { return (.infinity, [Double](repeating: 0, count: 12)) }
-        // Per sample: fixed value, moving value and the moving gradient (mm); two passes for NCC.
-        struct Sample { var x: SIMD3<Double>; var f: Double; var m: Double; var g: SIMD3<Double> }
-        let slabs = k1 - k0 + 1
-        var perSlab = [[Sample]](repeating: [], count: slabs)
-        let d = m.direction, inv = 1 / m.spacing
-        m.voxels.withUnsafeBufferPointer { mb in
-            let mv = mb.baseAddress!
-            perSlab.withUnsafeMutableBufferPointer { ps in
-                DispatchQueue.concurrentPerform(iterations: slabs) { s in
-                    let k = k0 + s
-                    var out: [Sample] = []
-                    for j in j0...j1 {
-                        for i in i0...i1 {
-                            let x = f.point(ofIndex: SIMD3(Double(i), Double(j), Double(k)))
-                            let q = m.continuousIndex(ofPoint: t.map(x))
-                            guard let (v, gi) = Self.trilinearGradient(mv, m.size, q) else { continue }
-                            // Index gradient → mm: ∂/∂y = D (∂/∂index ⊙ 1/spacing).
-                            let gs = gi * inv
-                            let g = SIMD3(d[0] * gs.x + d[1] * gs.y + d[2] * gs.z, d[3] * gs.x + d[4] * gs.y + d[5] * gs.z, d[6] * gs.x + d[7] * gs.y + d[8] * gs.z)
-                            out.append(Sample(x: x, f: Double(f.voxels[i + f.size.x * (j + f.size.y * k)]), m: v, g: g))
-                        }
-                    }
-                    ps[s] = out
-                }
-            }
-        }
-        let samples = perSlab.flatMap { $0 }
-        let n = Double(samples.count)
-        guard samples.count >= 64 else { return (.infinity, [Double](repeating: 0, count: 12)) }
-        // dC/dm per sample, then back through the transform.
-        var dm = [Double](repeating: 0, count: samples.count)
-        let c: Double
-        switch settings.metric {
-        case .meanSquares:
-            var s = 0.0
-            for (n_, p) in samples.enumerated() { let e = p.m - p.f; s += e * e; dm[n_] = 2 * e / n }
-            c = s / n
-        case .mattesMutualInformation(let bins):
-            var mlo = Float.infinity, mhi = -Float.infinity
-            for x in m.voxels { mlo = min(mlo, x); mhi = max(mhi, x) }
-            guard let r = Self.mattes(bins, samples.map(\.f), samples.map(\.m), (Double(mlo), Double(mhi))) else {
-                return (.infinity, [Double](repeating: 0, count: 12))
-            }
-            c = r.cost
-            dm = r.dCostdM
-        case .normalizedCorrelation:
-            let fm = samples.reduce(0) { $0 + $1.f } / n, mm = samples.reduce(0) { $0 + $1.m } / n
-            var a = 0.0, ff = 0.0, b = 0.0
-            for p in samples { a += (p.f - fm) * p.m; ff += (p.f - fm) * (p.f - fm); b += (p.m - mm) * (p.m - mm) }
-            guard ff > 0, b > 0 else { return (.infinity, [Double](repeating: 0, count: 12)) }
-            let F = ff.squareRoot(), B = b.squareRoot()
-            c = -a / (F * B)
-            for (n_, p) in samples.enumerated() { dm[n_] = -((p.f - fm) / (F * B) - a * (p.m - mm) / (F * B * b)) }
-        }
+        let samples = Self.samples(t.map, f, m, box)
+        guard let (c, dm) = Self.metricTerms(settings.metric, samples, m) else { return (.infinity, [Double](repeating: 0, count: 12)) }
         var grad = [Double](repeating: 0, count: 12)
         for (n_, p) in samples.enumerated() {
             let g = p.g * dm[n_], v = p.x - t.center

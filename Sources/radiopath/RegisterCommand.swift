@@ -31,8 +31,16 @@ struct RegisterCommand: ParsableCommand {
         --stack without --section registers every section: section n on slice
         a + n − 1 of --slice-range a:b, or --slice auto; <out>/<key>/ each, and
         <out>/stack_report.json.
-        --moving-volume/--moving-volume-mask: 3D affine of a volume onto --fixed
-        (volume_affine.tfm, fixed LPS mm → moving LPS mm, and report.json).
+        --moving-volume/--moving-volume-mask: 3D registration of a volume onto
+        --fixed (translation → rigid → affine → B-spline; --no-volume-bspline or
+        --linear-only stop at the affine):
+          volume_affine.tfm           ITK affine, fixed LPS mm → moving LPS mm
+          volume_displacement.nii.gz  B-spline part on the fixed grid, applied
+                                      before the affine: x → A(x + d(x)), i.e.
+                                      SimpleITK CompositeTransform([affine, field])
+          report.json                 Dice, 95 % Hausdorff (mm), cost, time per stage
+          qc/<stage>_checkerboard.png, qc/<stage>_contours.png (axial | coronal |
+                                      sagittal through the fixed mask's centroid)
         A run whose final Dice is under --min-dice writes the report and QC but no
         transform. Exit status: 0 done, 1 registration failed, 2 bad input.
         """)
@@ -56,6 +64,7 @@ struct RegisterCommand: ParsableCommand {
     @Option(name: .customLong("moving-volume"), help: "3D: a volume to register to --fixed (affine), instead of a section.") var movingVolume: String?
     @Option(name: .customLong("moving-volume-mask"), help: "3D: organ mask on the --moving-volume grid.") var movingVolumeMask: String?
     @Option(name: .customLong("volume-metric"), help: "3D metric: ncc, msd or mi (Mattes, 32 bins).") var volumeMetric = "ncc"
+    @Flag(name: .customLong("volume-bspline"), inversion: .prefixedNo, help: "3D: B-spline stage (20 → 10 mm control grid) after the affine.") var volumeBSpline = true
     @Option(help: "Output folder (created if missing).") var out: String
     @Flag(help: "Print a JSON summary on standard output.") var json = false
 
@@ -317,8 +326,8 @@ struct RegisterCommand: ParsableCommand {
         if failed > 0 { throw ExitCode(1) }
     }
 
-    /// 3D: --moving-volume onto --fixed (moments → translation → affine, NCC); writes
-    /// volume_affine.tfm (fixed LPS mm → moving LPS mm) and report.json.
+    /// 3D: --moving-volume onto --fixed (moments → translation → rigid → affine → B-spline);
+    /// writes volume_affine.tfm, volume_displacement.nii.gz, report.json and the QC pictures.
     func registerVolumes(_ movingVolume: String, _ t0: Date) throws {
         guard let movingVolumeMask else {
             throw RegistrationError("--moving-volume needs --moving-volume-mask (the organ on its grid)", hint: "the masks drive the initialisation and the sample region")
@@ -329,32 +338,70 @@ struct RegisterCommand: ParsableCommand {
         let m = try VolumeFile.read(movingVolume), mm = try VolumeFile.read(movingVolumeMask)
         guard fm.hasSameGrid(as: f) else { throw RegistrationError("\(fixedMask): not on the grid of \(fixed)", hint: "resample the mask onto the volume's grid") }
         guard mm.hasSameGrid(as: m) else { throw RegistrationError("\(movingVolumeMask): not on the grid of \(movingVolume)", hint: "resample the mask onto the volume's grid") }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let tfm = out + "/volume_affine.tfm"
+        try FileManager.default.createDirectory(atPath: out + "/qc", withIntermediateDirectories: true)
+        let tfm = out + "/volume_affine.tfm", field = out + "/volume_displacement.nii.gz"
         try? FileManager.default.removeItem(atPath: tfm)
+        try? FileManager.default.removeItem(atPath: field)
         var settings = Registration3DSettings()
+        settings.deformable = volumeBSpline && !linearOnly
         switch volumeMetric.lowercased() {
         case "ncc": settings.metric = .normalizedCorrelation
         case "msd": settings.metric = .meanSquares
         case "mi": settings.metric = .mattesMutualInformation(bins: 32)
         default: throw RegistrationError("--volume-metric \(volumeMetric): expected ncc, msd or mi", hint: "mi for different modalities (MRI ⇄ CT)")
         }
-        note("registering \(movingVolume) to \(fixed) (3D affine, \(volumeMetric)) …")
+        note("registering \(movingVolume) to \(fixed) (3D \(settings.deformable ? "affine + B-spline" : "affine"), \(volumeMetric)) …")
         let r = try Registration3D(settings: settings).register(fixed: f, fixedMask: fm, moving: m, movingMask: mm)
-        for st in r.stages { note(String(format: "  %-12@ Dice %.4f  cost %.4f  %d it  %.2f s", st.stage, st.dice, st.metric, st.iterations, st.seconds)) }
+        for st in r.stages {
+            note(String(format: "  %-12@ Dice %.4f  HD95 %@  cost %.4f  %d it  %.2f s", st.stage, st.dice,
+                        st.hausdorff95.map { String(format: "%.2f mm", $0) } ?? "n/a", st.metric, st.iterations, st.seconds))
+        }
+        // QC: each stage through the fixed mask's centroid.
+        var centre = SIMD3<Double>.zero, count = 0.0
+        for k in 0..<fm.size.z { for j in 0..<fm.size.y { for i in 0..<fm.size.x where fm[i, j, k] > 0.5 {
+            centre += fm.point(ofIndex: SIMD3(Double(i), Double(j), Double(k))); count += 1
+        } } }
+        centre /= max(count, 1)
+        let maps: [String: (SIMD3<Double>) -> SIMD3<Double>] = [
+            "initial": r.initial.map, "translation": r.translation.map, "rigid": r.rigid.map, "affine": r.affine.map,
+            "bspline": r.deformable.map { d in { d.map($0) } } ?? r.affine.map,
+        ]
+        var qc: [String] = []
+        for (n, st) in r.stages.enumerated() {
+            guard let map = maps[st.stage] else { continue }
+            let pics = RegistrationQC3D.overlays(fixed: f, fixedMask: fm, moving: m, movingMask: mm, through: map, at: centre,
+                                                 title: String(format: "%@ Dice %.3f", st.stage, st.dice))
+            let stem = "qc/\(n)_\(st.stage)"
+            try AtomicFile.write(try PNGCodec.encode(pics.checkerboard), to: "\(out)/\(stem)_checkerboard.png")
+            try AtomicFile.write(try PNGCodec.encode(pics.contours), to: "\(out)/\(stem)_contours.png")
+            qc += ["\(stem)_checkerboard.png", "\(stem)_contours.png"]
+        }
+        if r.deformable != nil, !r.deformableKept { note("  (B-spline reset: it did not lower the full-resolution cost)") }
         let dice = r.stages.last!.dice, ok = dice >= minDice
-        if ok { try ITKTransformFile.write(r.affine, to: tfm) }
+        if ok {
+            try ITKTransformFile.write(r.affine, to: tfm)
+            if let d = r.deformable { try DisplacementField3D(sampling: d.bspline.map, on: f).writeNIfTI(to: field) }
+        }
         let report: [String: Any] = [
             "status": ok ? "ok" : "failed", "version": RadioPath.version, "fixed": fixed, "fixedMask": fixedMask,
             "moving": movingVolume, "movingMask": movingVolumeMask, "metric": volumeMetric.lowercased(),
             "transform": ok ? "volume_affine.tfm" : NSNull(),
-            "transformSpace": "fixed LPS mm -> moving LPS mm (ITK AffineTransform_double_3_3; SimpleITK Resample(moving, fixed, transform))",
-            "stages": r.stages.map { ["stage": $0.stage, "dice": $0.dice, "metric": $0.metric, "iterations": $0.iterations, "seconds": $0.seconds] },
+            "displacement": ok && r.deformable != nil ? "volume_displacement.nii.gz" : NSNull(),
+            "transformSpace": "fixed LPS mm -> moving LPS mm: x -> A(x + d(x)), A = volume_affine.tfm (ITK AffineTransform_double_3_3), d = volume_displacement.nii.gz (vector NIfTI on the fixed grid, LPS mm); SimpleITK CompositeTransform([ReadTransform(tfm), DisplacementFieldTransform(field)]) then Resample(moving, fixed, composite)",
+            "bspline": r.deformable.map { d -> [String: Any] in
+                ["gridSpacingMm": [d.bspline.gridSpacing.x, d.bspline.gridSpacing.y, d.bspline.gridSpacing.z],
+                 "nodes": [d.bspline.nodes.x, d.bspline.nodes.y, d.bspline.nodes.z], "bendingWeight": settings.bendingWeight, "maskWeight": settings.maskWeight,
+                 "kept": r.deformableKept,
+                 "note": r.deformableKept ? "" : "the B-spline did not lower the full-resolution cost and was reset to zero displacement (the field is zero)"]
+            } ?? NSNull(),
+            "stages": r.stages.map { ["stage": $0.stage, "dice": $0.dice, "hausdorff95Mm": $0.hausdorff95 ?? NSNull(), "metric": $0.metric,
+                                      "iterations": $0.iterations, "seconds": $0.seconds, "measuredAt": "fixed grid, full resolution"] as [String: Any] },
+            "qc": qc,
             "error": ok ? NSNull() : String(format: "final Dice %.4f is under --min-dice %.2f: no transform written", dice, minDice),
             "seconds": Date().timeIntervalSince(t0),
         ]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]), to: out + "/report.json")
-        note(String(format: "%@ 3D affine: Dice %.4f, %.1f s — report: %@/report.json", ok ? "✓" : "✗", dice, Date().timeIntervalSince(t0), out))
+        note(String(format: "%@ 3D %@: Dice %.4f, %.1f s — report: %@/report.json", ok ? "✓" : "✗", r.stages.last!.stage, dice, Date().timeIntervalSince(t0), out))
         if !ok { throw ExitCode(1) }
     }
 

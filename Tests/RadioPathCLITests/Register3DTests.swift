@@ -38,6 +38,25 @@ final class Register3DTests: XCTestCase {
         print(String(format: "CLI 3D: mean gland-point error %.3f voxels", err / n))
         XCTAssertLessThanOrEqual(err / n, 1.0)
 
+        // B-spline on by default: the field, per-stage Dice/HD95 and the QC pictures.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/volume_displacement.nii.gz"))
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))) as? [String: Any])
+        let stages = try XCTUnwrap(report["stages"] as? [[String: Any]])
+        XCTAssertEqual(stages.compactMap { $0["stage"] as? String }, ["initial", "translation", "rigid", "affine", "bspline"])
+        for st in stages {
+            let hd = try XCTUnwrap(st["hausdorff95Mm"] as? Double, "\(st)")
+            XCTAssertTrue(hd >= 0 && hd < 20, "\(st)")
+        }
+        let finalDice = try XCTUnwrap(stages.last?["dice"] as? Double), affineDice = try XCTUnwrap(stages[3]["dice"] as? Double)
+        XCTAssertGreaterThanOrEqual(finalDice, 0.95)
+        XCTAssertGreaterThanOrEqual(finalDice, affineDice - 0.005)
+        let qc = try XCTUnwrap(report["qc"] as? [String])
+        XCTAssertEqual(qc.count, 10)
+        for name in qc {
+            let png = try Data(contentsOf: URL(fileURLWithPath: out + "/" + name))
+            XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47], name)
+        }
+
         // An empty moving mask: exit 2, no transform.
         try VolumeFile.write(Volume(size: label.size, spacing: label.spacing, origin: label.origin, direction: label.direction,
                                     voxels: [Float](repeating: 0, count: label.count)), to: dir + "/empty.nii")
@@ -46,5 +65,6 @@ final class Register3DTests: XCTestCase {
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.stderr.contains("mask is empty"), bad.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/volume_affine.tfm"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/volume_displacement.nii.gz"))
     }
 }
