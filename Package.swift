@@ -59,7 +59,7 @@ let package = Package(
         // IBSI features and filters: voxel loops, optimised in debug so tests run real volumes.
         .target(name: "Radiomics", dependencies: ["VolumeIO"], swiftSettings: optimisedInDebug),
         // 2D/3D image registration: metric and gradient loops over every sample at every iteration.
-        .target(name: "Registration", dependencies: ["VolumeIO", "ImageCore", "SlideIO", "Tiler", "SeededRandom"], swiftSettings: optimisedInDebug),
+        .target(name: "Registration", dependencies: ["VolumeIO", "ZlibIO", "ImageCore", "SlideIO", "Tiler", "SeededRandom"], swiftSettings: optimisedInDebug),
         // MRI/CT regions (ROIs, habitats, rings, atlas sectors) and their mapping to slides.
         .target(name: "Regions", dependencies: ["SeededRandom", "VolumeIO", "Registration", "Radiomics", "ImageCore"], swiftSettings: optimisedInDebug),
         // Region table (radiomics + pathology evidence per region) and early/late fusion models.
