@@ -5,7 +5,7 @@
 # sectors, rings around the gland boundary, T2 habitats) drawn on one slide → region table
 # (one case, its sections ;-separated) → region-level pathology evidence painted on the MRI.
 #   Examples/prostate-fusion/run.sh [OUT]
-# Environment: BIN (radiopath), PYTHON (numpy + pillow), RADIOPATH_TESTDATA (shared data),
+# Environment: BIN (radiopath), PYTHON (for the summary), RADIOPATH_TESTDATA (shared data),
 #   SLICES (13,14,15), MPP (section µm/px, 10), SIZE (section px, 6000), PATCH (patch px, 100).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +23,7 @@ for f in "$T2" "$GLAND"; do
   [ -f "$f" ] || { echo "prostate-fusion: $f not found — set RADIOPATH_TESTDATA to the shared test data folder (radiology/prostate/aaa0060_*)" >&2; exit 2; }
 done
 [ -x "$BIN" ] || { echo "prostate-fusion: $BIN not found — build it (swift build -c release --product radiopath) or set BIN" >&2; exit 2; }
-"$PYTHON" -c "import numpy, PIL" 2>/dev/null || { echo "prostate-fusion: $PYTHON lacks numpy/pillow — make venv, or set PYTHON" >&2; exit 2; }
+"$PYTHON" -c "import json, csv" 2>/dev/null || { echo "prostate-fusion: no Python at $PYTHON (it prints the summary) — make venv, or set PYTHON" >&2; exit 2; }
 IFS=, read -r -a KS <<< "$SLICES"
 mkdir -p "$OUT/slides"
 mkdir -p "$OUT/logs"
@@ -34,12 +34,13 @@ step() { local name=$1; shift; "$@" > "$OUT/logs/$name.log" 2>&1 || { cat "$OUT/
 echo "== 1. whole-mount sections of slices $SLICES ($SIZE px at $MPP µm/px, known mirror/rotation/shrinkage/warp)"
 # --working-mpp only sets the elastix MetaImage copies: the multiple of MPP nearest 250 µm.
 WORKING=$(awk -v m="$MPP" 'BEGIN { f = int(250 / m + 0.5); if (f < 1) f = 1; print f * m }')
+# --stain he: H&E-like colour of the same optical density, so tissue detection and colour
+# deconvolution apply as on a real slide.
 step synth "$BIN" synth section --mri "$T2" --label "$GLAND" --slices "$SLICES" --cases "${#KS[@]}" \
-  --mpp "$MPP" --size "$SIZE" --working-mpp "$WORKING" --out "$OUT/synth"
+  --mpp "$MPP" --size "$SIZE" --working-mpp "$WORKING" --stain he --out "$OUT/synth"
 for n in "${!KS[@]}"; do
   k=${KS[$n]}
-  # H&E-like colour (same optical density per pixel) so tissue detection and stain deconvolution apply.
-  step "stain-s$k" "$PYTHON" Examples/prostate-fusion/stain.py "$OUT/synth/case$n/section.png" "$OUT/slides/s$k.png" "$OUT/slides/s${k}_thumb.png"
+  cp "$OUT/synth/case$n/section.png" "$OUT/slides/s$k.png"   # the slide id is the file name
 done
 
 echo "== 2. register each section to its MRI slice (landmarks from the generator → TRE)"
@@ -58,7 +59,7 @@ step pathomics "$BIN" pathomics "${bags[@]}" --out "$OUT/pathomics" --slide-mpp 
 
 echo "== 4. MRI regions: prostate sectors, rings around the gland boundary, 3 T2 habitats; drawn on section s${KS[0]}"
 step regions "$BIN" regions --image "$T2" --mask "$GLAND" --sectors prostate --rings=-6,-3,0,3,6 --habitats 3 \
-  --transform "$OUT/register/s${KS[0]}" --thumbnail "$OUT/slides/s${KS[0]}_thumb.png" --out "$OUT/regions"
+  --transform "$OUT/register/s${KS[0]}" --out "$OUT/regions"
 
 echo "== 5. region table: one case, ${#KS[@]} section(s)"
 reg=(); pat=(); pth=(); tis=()

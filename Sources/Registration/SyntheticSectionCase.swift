@@ -5,10 +5,37 @@ import VolumeIO
 /// A generated section written as a registration case folder (what `radiopath synth section`
 /// writes and bench/bench_register.py reads): every file names its space in case.json.
 extension SyntheticSection {
+    /// H&E-like colour for a grey section: each pixel's optical density against the glass (the
+    /// median of the image border) is spread over half haematoxylin, half eosin (Ruifrok &
+    /// Johnston's unit OD vectors, scaled so the mean channel OD equals the grey OD). Darkness
+    /// order is kept; tissue detection (saturation) and colour deconvolution then apply.
+    static func stained(_ grey: RGBImage) -> RGBImage {
+        let w = grey.width, h = grey.height, b = max(1, min(w, h) / 20)
+        var border: [UInt8] = []
+        for j in 0..<h { for i in 0..<w where i < b || i >= w - b || j < b || j >= h - b { border.append(grey.pixels[3 * (i + w * j)]) } }
+        border.sort()
+        let glass = max(1, Double(border[border.count / 2])) / 255
+        let hv = SIMD3<Double>(0.650, 0.704, 0.286), ev = SIMD3<Double>(0.072, 0.990, 0.105)
+        let v = (hv + ev) / ((hv + ev).sum() / 3)
+        // One entry per grey level: 256 values cover every pixel.
+        let table: [(UInt8, UInt8, UInt8)] = (0..<256).map { g in
+            let od = max(0, -log10(max(Double(g), 1) / 255 / glass))
+            func c(_ x: Double) -> UInt8 { UInt8(max(0, min(255, (255 * pow(10, -od * x)).rounded()))) }
+            return (c(v.x), c(v.y), c(v.z))
+        }
+        var out = grey
+        for k in 0..<(w * h) {
+            let t = table[Int(grey.pixels[3 * k])]
+            out.pixels[3 * k] = t.0; out.pixels[3 * k + 1] = t.1; out.pixels[3 * k + 2] = t.2
+        }
+        return out
+    }
+
     /// Writes into `dir` (created):
     /// - `fixed.nii`, `fixed_mask.nii`: the MRI slice and gland as one-slice volumes (LPS kept);
-    /// - `section.png`, `section_mask.png`: the section (grey, 8-bit) and its tissue mask, one
-    ///   pixel = `moving.spacing` (give `--moving-mpp` = spacing × 1000 to `register`);
+    /// - `section.png`, `section_mask.png`: the section (grey, 8-bit; with `stained`, H&E-like
+    ///   colour of the same optical density) and its tissue mask, one pixel = `moving.spacing`
+    ///   (give `--moving-mpp` = spacing × 1000 to `register`);
     /// - `fixed.mha`, `fixed_mask.mha`, `moving.mha`, `moving_mask.mha`, `region.mha` (2D
     ///   MetaImage for elastix; moving in slide mm, the same 8-bit values as the PNG; region = the
     ///   fixed mask's bounding box grown by `margin` mm, where RadioPath samples);
@@ -19,7 +46,8 @@ extension SyntheticSection {
     /// The moving grid must be in slide mm (`movingOrigin` = spacing/2). The MetaImage section
     /// is block-averaged by `workingFactor` (the grid `register --working-mpp` reads), so
     /// elastix and RadioPath align the same pixels.
-    public func writeCase(to dir: String, parameters p: Parameters, mri: Volume, label: Volume, workingFactor: Int = 1, margin: Double = 10) throws {
+    public func writeCase(to dir: String, parameters p: Parameters, mri: Volume, label: Volume, workingFactor: Int = 1, margin: Double = 10,
+                          stained: Bool = false) throws {
         let sp = moving.spacing
         guard abs(moving.origin.x - sp.x / 2) < 1e-9, abs(moving.origin.y - sp.y / 2) < 1e-9 else {
             throw RegistrationError("the section grid is not in slide mm (origin \(moving.origin))", hint: "generate it with movingOrigin = spacing / 2")
@@ -37,6 +65,7 @@ extension SyntheticSection {
             rgb.pixels[3 * k] = v; rgb.pixels[3 * k + 1] = v; rgb.pixels[3 * k + 2] = v
             maskPNG.pixels[k] = movingMask.pixels[k] > 0.5 ? 255 : 0
         }
+        if stained { rgb = Self.stained(rgb) }
         try AtomicFile.write(try PNGCodec.encode(rgb), to: dir + "/section.png")
         try AtomicFile.write(try PNGCodec.encode(maskPNG), to: dir + "/section_mask.png")
         try fixed.writeMetaImage(to: dir + "/fixed.mha")

@@ -102,9 +102,11 @@ struct SynthSectionCommand: ParsableCommand {
     @Option(help: "Section width and height in px.") var size = 1500
     @Option(name: .customLong("working-mpp"), help: "µm/px of the MetaImage copies for elastix (a multiple of --mpp; give the same to register).") var workingMPP = 250.0
     @Option(name: .customLong("mri-texture"), help: "1: tissue luminance follows the MRI signal; 0: nuclei only (outline-driven).") var mriTexture = 1.0
+    @Option(help: "Section colour: grey (the registration cases) or he (H&E-like, same optical density; for tile, cells, pathomics).") var stain = "grey"
     @Option(help: "Output folder.") var out: String
 
     func run() throws {
+        guard stain == "grey" || stain == "he" else { throw ValidationError("--stain \(stain): use grey or he") }
         let ks = slices.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let factor = Int((workingMPP / mpp).rounded())
         guard !ks.isEmpty, cases >= 1, (1...100).contains(mpp), (32...8000).contains(size), (0...1).contains(mriTexture),
@@ -123,7 +125,7 @@ struct SynthSectionCommand: ParsableCommand {
                 throw ValidationError("\(label), slice \(p.slice): \(e.reason) — \(e.hint)")
             }
             let dir = out + "/case\(n)"
-            try s.writeCase(to: dir, parameters: p, mri: volume, label: organ, workingFactor: factor)
+            try s.writeCase(to: dir, parameters: p, mri: volume, label: organ, workingFactor: factor, stained: stain == "he")
             print("wrote \(dir): \(p)")
         }
     }

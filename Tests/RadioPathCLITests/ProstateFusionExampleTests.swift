@@ -11,7 +11,7 @@ final class ProstateFusionExampleTests: XCTestCase {
         _ = try TestEnv.testdata("radiology/prostate/aaa0060_T2_axial.nii.gz")
         let data = try TestEnv.testdata()
         let python = try TestEnv.python()
-        _ = try TestEnv.runPython("import numpy, PIL")
+        _ = try TestEnv.runPython("import json, csv")
         let bin = try binary()
         let out = try TestEnv.scratch(self, "prostate-fusion")
         let script = TestEnv.packageRoot + "/Examples/prostate-fusion/run.sh"
