@@ -38,23 +38,7 @@ public struct AffineTransform3D: Sendable, Equatable {
     /// `moving` sampled on `grid`'s voxel centres through the transform (trilinear, or the
     /// nearest voxel), `outside` beyond the volume.
     public func resample(_ moving: Volume, onto grid: Volume, outside: Float = 0, nearest: Bool = false) -> Volume {
-        var out = grid
-        let n = grid.size
-        moving.voxels.withUnsafeBufferPointer { vb in
-            out.voxels.withUnsafeMutableBufferPointer { ob in
-                let o = ob.baseAddress!, v = vb.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: n.z) { k in
-                    for j in 0..<n.y {
-                        for i in 0..<n.x {
-                            var q = moving.continuousIndex(ofPoint: map(grid.point(ofIndex: SIMD3(Double(i), Double(j), Double(k)))))
-                            if nearest { q = q.rounded(.toNearestOrAwayFromZero) }
-                            o[i + n.x * (j + n.y * k)] = ObliquePlane.trilinear(v, moving.size, q, outside)
-                        }
-                    }
-                }
-            }
-        }
-        return out
+        Registration3D.resampled(moving, onto: grid, outside: outside, nearest: nearest) { map($0) }
     }
 }
 

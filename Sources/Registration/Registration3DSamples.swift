@@ -83,23 +83,8 @@ extension Registration3D {
 
     /// The moving mask pulled through `map` onto the fixed mask's grid (trilinear, ≥ 0.5 → 1).
     static func warpedMask(_ movingMask: Volume, onto fixedMask: Volume, _ map: (SIMD3<Double>) -> SIMD3<Double>) -> Volume {
-        var out = fixedMask
-        let n = fixedMask.size
-        withoutActuallyEscaping(map) { map in
-            movingMask.voxels.withUnsafeBufferPointer { vb in
-                out.voxels.withUnsafeMutableBufferPointer { ob in
-                    let o = ob.baseAddress!, v = vb.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: n.z) { k in
-                        for j in 0..<n.y {
-                            for i in 0..<n.x {
-                                let q = movingMask.continuousIndex(ofPoint: map(fixedMask.point(ofIndex: SIMD3(Double(i), Double(j), Double(k)))))
-                                o[i + n.x * (j + n.y * k)] = ObliquePlane.trilinear(v, movingMask.size, q, 0) >= 0.5 ? 1 : 0
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        var out = resampled(movingMask, onto: fixedMask, map)
+        out.voxels = out.voxels.map { $0 >= 0.5 ? 1 : 0 }
         return out
     }
 
@@ -147,8 +132,10 @@ extension Registration3D {
 }
 
 extension Registration3D {
-    /// `v` sampled on `grid`'s voxel centres through `map` (grid mm → v mm), trilinear, 0 outside.
-    static func resampled(_ v: Volume, onto grid: Volume, _ map: (SIMD3<Double>) -> SIMD3<Double>) -> Volume {
+    /// `v` sampled on `grid`'s voxel centres through `map` (grid mm → v mm): trilinear, or the
+    /// nearest voxel; `outside` beyond the volume.
+    static func resampled(_ v: Volume, onto grid: Volume, outside: Float = 0, nearest: Bool = false,
+                          _ map: (SIMD3<Double>) -> SIMD3<Double>) -> Volume {
         var out = grid
         let n = grid.size
         withoutActuallyEscaping(map) { map in
@@ -157,8 +144,9 @@ extension Registration3D {
                     let o = ob.baseAddress!, src = vb.baseAddress!
                     DispatchQueue.concurrentPerform(iterations: n.z) { k in
                         for j in 0..<n.y { for i in 0..<n.x {
-                            let q = v.continuousIndex(ofPoint: map(grid.point(ofIndex: SIMD3(Double(i), Double(j), Double(k)))))
-                            o[i + n.x * (j + n.y * k)] = ObliquePlane.trilinear(src, v.size, q, 0)
+                            var q = v.continuousIndex(ofPoint: map(grid.point(ofIndex: SIMD3(Double(i), Double(j), Double(k)))))
+                            if nearest { q = q.rounded(.toNearestOrAwayFromZero) }
+                            o[i + n.x * (j + n.y * k)] = ObliquePlane.trilinear(src, v.size, q, outside)
                         } }
                     }
                 }
