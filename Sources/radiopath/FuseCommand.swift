@@ -32,7 +32,7 @@ struct FuseCommand: ParsableCommand {
         Exit status: 0 done, 1 some cases failed, 2 bad input or no model.
         """)
 
-    @Option(help: "Cases CSV (id,image,regions,register,patches,scores,pathomics,annotations,tissue,outcome).") var cases: String
+    @Option(help: "Cases CSV, one row per case (columns: see above).") var cases: String
     @Option(help: "Output folder (created if missing).") var out: String
     @Option(help: "Fusion model: early or late (default: tables only).") var model: String?
     @Option(help: "Late fusion: weighted (CV-AUC weights) or stacking.") var combiner = "weighted"

@@ -68,7 +68,7 @@ struct SlurmCommand: ParsableCommand {
     @Flag(help: "Print what was written (and the job ids) as JSON on standard output.")
     var json = false
 
-    @Argument(parsing: .postTerminator, help: "-- then the job: tile … or embed … with its arguments.")
+    @Argument(parsing: .postTerminator, help: "After --: tile … or embed … with its arguments.")
     var job: [String] = []
 
     func validate() throws {
