@@ -189,7 +189,7 @@ final class FuseCommandTests: XCTestCase {
             rows += k == 11 ? "m\(k),m\(k).nii.gz,regions,,,,,\(y)\n" : "m\(k),m\(k).nii.gz,regions,reg,m\(k).h5,m\(k).h5,tissue.png,\(y)\n"
         }
         try rows.write(toFile: dir + "/many.csv", atomically: true, encoding: .utf8)
-        let common = ["fuse", "--cases", dir + "/many.csv", "--params", try paramsFile(dir), "--folds", "3", "--selection", "none"]
+        let common = ["fuse", "--cases", dir + "/many.csv", "--params", try paramsFile(dir), "--folds", "3"]   // default selection: LassoCV (lasso-min)
         let late = try radiopath(common + ["--out", dir + "/late", "--model", "late"])
         XCTAssertEqual(late.status, 0, late.stderr)
         print(late.stderr)
