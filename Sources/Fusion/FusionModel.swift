@@ -190,7 +190,9 @@ public enum FusionModel {
                                                     fused: fused, modalitiesUsed: avail.map { mods[$0].name }.joined(separator: "+")))
             }
         }
-        predictions.sort { a, b in ids.firstIndex(of: a.caseID)! < ids.firstIndex(of: b.caseID)! }
+        // Case order of the input (the first row of an id, as before).
+        let position = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        predictions.sort { a, b in position[a.caseID]! < position[b.caseID]! }
 
         func evaluation(_ name: String, _ s: [Double], _ y: [Bool]) -> FusionEvaluation {
             FusionEvaluation(name: name, cases: s.count, positives: y.filter { $0 }.count,
@@ -219,7 +221,7 @@ public enum FusionModel {
         for m in mods.indices { finalFeatures[mods[m].name] = describe(try learner([m], cases), [m]) }
         if method == .late && mods.count > 1 {
             var oof = [[Int: Double]](repeating: [:], count: mods.count)
-            for p in predictions { for m in mods.indices { if let v = p.modality[mods[m].name] { oof[m][ids.firstIndex(of: p.caseID)!] = v } } }
+            for p in predictions { for m in mods.indices { if let v = p.modality[mods[m].name] { oof[m][position[p.caseID]!] = v } } }
             if combiner == .stacking {
                 let meta = try stack(oof, cases)
                 finalWeights = ["(intercept)": meta.intercept]

@@ -156,9 +156,9 @@ public enum RegionTable {
                 r.text["radiomics_note"] = "skipped: \(t.voxels) voxels < minimum \(o.minVoxels)"
             } else {
                 var cfg = o.radiomics
-                cfg.label = 1
+                cfg.label = info.label   // the label volume itself: no per-region mask copy
                 do {
-                    for col in try RadiomicsPipeline.run(image: image, mask: map.mask(of: info.label), configuration: cfg) {
+                    for col in try RadiomicsPipeline.run(image: image, mask: map.labels, configuration: cfg) {
                         let name = "rad_" + col.name(pyradiomicsNames: o.pyradiomicsNames)
                         r.radiomicColumns.append(name)
                         r.numbers[name] = col.value

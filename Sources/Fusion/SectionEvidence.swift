@@ -149,16 +149,8 @@ struct SectionEvidence {
     /// Even-odd point-in-polygon over every annotation polygon (holes excluded).
     func insideAnnotation(_ p: SIMD2<Double>) -> Bool {
         guard let annotations else { return false }
-        func inRing(_ r: [Point]) -> Bool {
-            var inside = false
-            var j = r.count - 1
-            for i in 0..<r.count {
-                let a = r[i], b = r[j]
-                if (a.y > p.y) != (b.y > p.y), p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x { inside.toggle() }
-                j = i
-            }
-            return inside
-        }
+        let q = Point(x: p.x, y: p.y)
+        func inRing(_ r: [Point]) -> Bool { Polygon.contains(r, q) }
         return annotations.contains { inRing($0.outer) && !$0.holes.contains(where: inRing) }
     }
 }

@@ -158,10 +158,22 @@ public struct Registration2D {
     }
 
     func makeLevel(_ f: Int, _ fixed: Image2D, _ fixedMask: Image2D, _ moving: Image2D, _ movingMask: Image2D) -> Level {
+        makeLevel(f, fixed, fixedMask, movingLevel(f, moving, movingMask))
+    }
+
+    /// The moving side of a level: it does not depend on the fixed image, so a search over many
+    /// fixed planes builds it once.
+    func movingLevel(_ f: Int, _ moving: Image2D, _ movingMask: Image2D) -> (image: Image2D, mask: Image2D, range: (Float, Float)) {
+        let ml = moving.downsampled(by: f)
+        var lo = Float.infinity, hi = -Float.infinity
+        for v in ml.pixels { lo = min(lo, v); hi = max(hi, v) }
+        return (ml, movingMask.smoothed(sigma: settings.maskSmoothing).downsampled(by: f), (lo, hi))
+    }
+
+    func makeLevel(_ f: Int, _ fixed: Image2D, _ fixedMask: Image2D,
+                   _ movingSide: (image: Image2D, mask: Image2D, range: (Float, Float))) -> Level {
         let fl = fixed.downsampled(by: f)
         let fml = fixedMask.smoothed(sigma: settings.maskSmoothing).downsampled(by: f)
-        let ml = moving.downsampled(by: f)
-        let mml = movingMask.smoothed(sigma: settings.maskSmoothing).downsampled(by: f)
         let box = region(fixedMask, margin: settings.margin)
         var regionMask = Image2D(width: fl.width, height: fl.height, spacing: fl.spacing, origin: fl.origin)
         for j in 0..<fl.height {
@@ -172,9 +184,8 @@ public struct Registration2D {
         }
         let samples = SampleSet(image: fl, region: regionMask, fraction: settings.samplingFraction, seed: settings.seed)
         let maskSamples = SampleSet(image: fml, region: regionMask)
-        var lo = Float.infinity, hi = -Float.infinity
-        for v in ml.pixels { lo = min(lo, v); hi = max(hi, v) }
-        return Level(samples: samples, maskSamples: maskSamples, moving: ml, movingMask: mml, movingRange: (lo, hi))
+        return Level(samples: samples, maskSamples: maskSamples, moving: movingSide.image, movingMask: movingSide.mask,
+                     movingRange: movingSide.range)
     }
 
     /// Cost = intensity cost + maskWeight · mask overlap (+ bending energy for B-splines).

@@ -265,7 +265,7 @@ public struct Registration3D {
     }
 
     /// Centroid (LPS mm) and volume (mm³) of the voxels > 0.5.
-    static func moments(_ mask: Volume) -> (centroid: SIMD3<Double>, volume: Double)? {
+    public static func moments(_ mask: Volume) -> (centroid: SIMD3<Double>, volume: Double)? {
         var s = SIMD3<Double>.zero, n = 0.0
         for k in 0..<mask.size.z { for j in 0..<mask.size.y { for i in 0..<mask.size.x where mask[i, j, k] > 0.5 {
             s += mask.point(ofIndex: SIMD3(Double(i), Double(j), Double(k))); n += 1

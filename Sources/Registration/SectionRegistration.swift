@@ -87,8 +87,8 @@ public enum SectionRegistration {
     /// MRI by the stage's inverse (exact for the linear stages, Newton for the B-spline),
     /// distance (mm) to its MRI partner.
     public static func figures(_ s: StageReport, _ t: some Transform2D, fixedMask: Image2D, movingMask: Image2D,
-                               section: HistologySection, landmarks: Landmarks?) -> StageFigures {
-        let warped = movingMask.warpedMask(onto: fixedMask, through: t)
+                               section: HistologySection, landmarks: Landmarks?, warpedMask: Image2D? = nil) -> StageFigures {
+        let warped = warpedMask ?? movingMask.warpedMask(onto: fixedMask, through: t)
         var f = StageFigures(stage: s.stage, dice: s.dice, hausdorff95Mm: MaskDistance.hausdorff95(fixedMask, warped),
                              metric: s.metric, seconds: s.seconds, iterations: s.iterations)
         if let landmarks {

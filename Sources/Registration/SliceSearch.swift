@@ -53,14 +53,7 @@ public enum SliceSearch {
         func images(_ p: ObliquePlane) -> (Image2D, Image2D) {
             (p.resample(mri, onto: grid), p.resample(mask, onto: grid).mapped { $0 > 0 ? min($0, 1) : 0 })
         }
-        let engine = Registration2D(settings: settings)
         var evaluations = 0
-        func cost(_ p: ObliquePlane, _ t: some Transform2D) -> Double {
-            evaluations += 1
-            let (f, fm) = images(p)
-            guard fm.pixels.contains(where: { $0 > 0.5 }) else { return .infinity }
-            return engine.objective(t, engine.makeLevel(1, f, fm, moving, movingMask), bending: 0).0
-        }
         func linear(_ p: ObliquePlane, coarse: Bool) throws -> Registration2DResult {
             var s = settings
             s.linearOnly = true
@@ -98,12 +91,13 @@ public enum SliceSearch {
         var refitSettings = settings
         refitSettings.iterations = min(settings.iterations, 30)
         let refitEngine = Registration2D(settings: refitSettings)
+        let movingSide = refitEngine.movingLevel(2, moving, movingMask)
         let radius = ((try? MaskMoments(movingMask).area) ?? 100 / .pi).squareRoot() / Double.pi.squareRoot()
         func refit(_ p: ObliquePlane, _ t: MatrixTransform2D) -> (cost: Double, t: MatrixTransform2D) {
             evaluations += 1
             let (f, fm) = images(p)
             guard fm.pixels.contains(where: { $0 > 0.5 }) else { return (.infinity, t) }
-            let r = refitEngine.minimise(t, scales: t.parameterScales(radius: radius), refitEngine.makeLevel(2, f, fm, moving, movingMask))
+            let r = refitEngine.minimise(t, scales: t.parameterScales(radius: radius), refitEngine.makeLevel(2, f, fm, movingSide))
             return (r.2, r.0)
         }
         var scored: [(p: ObliquePlane, cost: Double, t: MatrixTransform2D)] = []
@@ -157,11 +151,7 @@ public enum SliceSearch {
 
     /// LPS centroid of the organ.
     static func organCentroid(_ mask: Volume) -> SIMD3<Double> {
-        var s = SIMD3<Double>.zero, n = 0.0
-        for k in 0..<mask.size.z { for j in 0..<mask.size.y { for i in 0..<mask.size.x where mask[i, j, k] > 0.5 {
-            s += mask.point(ofIndex: SIMD3(Double(i), Double(j), Double(k))); n += 1
-        } } }
-        return s / max(n, 1)
+        Registration3D.moments(mask)?.centroid ?? .zero
     }
 
     /// The axial grid cropped to the organ's x–y extent (all slices) grown by `margin` mm.

@@ -15,6 +15,8 @@ struct LassoPathSolver {
     /// Features ever in the working set; glmnet keeps them for the rest of the path.
     var inSet: [Bool]
     var previousLambda: Double?
+    /// Gradients at the current β, left by the last KKT check (nil before the first solve).
+    var lastGradients: [Double]?
     let tolerance: Double
     /// Mean deviance of the intercept-only model, the yardstick of glmnet's stopping rules.
     let nullDeviance: Double
@@ -58,7 +60,8 @@ struct LassoPathSolver {
 
     /// Fits at `lambda`, warm-started from the previous λ's solution.
     mutating func solve(lambda: Double, maxIterations: Int = 1000) -> LogisticRegression.Result {
-        var g = gradients()
+        // The previous λ's KKT check left the gradients at this very β.
+        var g = lastGradients ?? gradients()
         // Sequential strong rule: |gⱼ(λₖ₋₁)| < 2λₖ − λₖ₋₁ predicts βⱼ(λₖ) = 0.
         let cut = 2 * lambda - (previousLambda ?? lambda)
         for j in 0..<p where g[j] >= cut || beta[j + 1] != 0 { inSet[j] = true }
@@ -70,6 +73,7 @@ struct LassoPathSolver {
             total += r.iterations; converged = converged && r.converged
             // KKT: a feature outside the working set must have |gⱼ| ≤ λ at the solution.
             g = gradients()
+            lastGradients = g
             var added = false
             for j in 0..<p where !inSet[j] && g[j] > lambda * (1 + 1e-9) { inSet[j] = true; added = true }
             if !added { break }

@@ -111,7 +111,8 @@ struct ModelCommand: ParsableCommand {
             train = train.subset(isTest.indices.filter { !isTest[$0] })
         }
         if let t = testSet, !Set(t.ids).isDisjoint(with: train.ids) {
-            let both = t.ids.filter { Set(train.ids).contains($0) }
+            let trainIDs = Set(train.ids)
+            let both = t.ids.filter { trainIDs.contains($0) }
             throw ModelInputError("case ids in both the training and the test table: \(both.prefix(10).joined(separator: ", "))", "a case belongs to one split only")
         }
         let pos = train.y.filter { $0 }.count
@@ -192,6 +193,7 @@ struct ModelCommand: ParsableCommand {
         var metrics: [String: SplitMetrics] = [:]
         var curves: [String: DecisionCurve] = [:], combinedCurves: [String: DecisionCurve] = [:], calCurves: [String: CalibrationCurve] = [:]
         var rocs: [String: (ROCCurve, AUCEstimate)] = [:]
+        var combinedProbabilities: [String: [Double]] = [:]   // per split, with --clinical
         for s in splits {
             let prob = s.rs.map { 1 / (1 + exp(-$0)) }
             let ev = try BinaryEvaluation(scores: s.rs, labels: s.c.y, threshold: youden.threshold)
@@ -199,8 +201,9 @@ struct ModelCommand: ParsableCommand {
             var m = SplitMetrics(cases: s.c.y.count, positives: ev.positives, auc: ev.auc.auc, aucCI: [ev.auc.interval.lower, ev.auc.interval.upper],
                                  youdenThreshold: youden.threshold, sensitivity: ev.metrics.sensitivity, specificity: ev.metrics.specificity,
                                  accuracy: ev.metrics.accuracy, calibrationSlope: cal.slope, calibrationIntercept: cal.intercept, brier: cal.brier)
-            let mvp = mvModel.probabilities(mvRows(s.c, s.rs))
             if !clinicalNames.isEmpty {
+                let mvp = mvModel.probabilities(mvRows(s.c, s.rs))
+                combinedProbabilities[s.name] = mvp
                 let e2 = try DeLong.estimate(scores: mvp, labels: s.c.y)
                 m.combinedAUC = e2.auc; m.combinedAUCCI = [e2.interval.lower, e2.interval.upper]
                 m.combinedBrier = try Calibration(probabilities: mvp, labels: s.c.y).brier
@@ -247,7 +250,7 @@ struct ModelCommand: ParsableCommand {
                      })
         try writeCSV("radscore.csv", ["id", "split", "outcome", "radscore", "probability"] + (clinicalNames.isEmpty ? [] : ["combined_probability"]),
                      splits.flatMap { s in
-                         let mvp = mvModel.probabilities(mvRows(s.c, s.rs))
+                         let mvp = combinedProbabilities[s.name] ?? []
                          return s.c.ids.indices.map { i in
                              [s.c.ids[i], s.name, s.c.y[i] ? "1" : "0", fmt(s.rs[i]), fmt(1 / (1 + exp(-s.rs[i])))] + (clinicalNames.isEmpty ? [] : [fmt(mvp[i])])
                          }
@@ -510,7 +513,7 @@ enum NomogramPlot {
 
     static func label(_ v: Double) -> String {
         if v == v.rounded() && abs(v) < 1e7 { return String(Int(v)) }
-        return String(format: abs(v) >= 100 ? "%.0f" : (abs(v) >= 1 ? "%.2g" : "%.2g"), v)
+        return String(format: abs(v) >= 100 ? "%.0f" : "%.2g", v)
     }
 
     static func niceSteps(_ hi: Double) -> [Double] {

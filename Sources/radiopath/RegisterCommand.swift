@@ -192,14 +192,16 @@ struct RegisterCommand: ParsableCommand {
         let result = try Registration2D(settings: settings).register(fixed: fixedImage, fixedMask: fm, moving: sec.image, movingMask: sec.mask)
         var figures: [SectionRegistration.StageFigures] = []
         var outputs: [String] = []
+        let glass = Float(Self.median(sec.image.pixels))
         for (n, (report, t)) in SectionRegistration.stages(result).enumerated() {
-            let f = SectionRegistration.figures(report, t, fixedMask: fm, movingMask: sec.mask, section: sec, landmarks: marks)
+            let warpedMask = sec.mask.warpedMask(onto: fm, through: t)
+            let f = SectionRegistration.figures(report, t, fixedMask: fm, movingMask: sec.mask, section: sec, landmarks: marks,
+                                                warpedMask: warpedMask)
             figures.append(f)
             var line = String(format: "  %-10@ Dice %.4f  HD95 %@  %.2f s", report.stage, f.dice, f.hausdorff95Mm.map { String(format: "%.2f mm", $0) } ?? "–", f.seconds)
             if let m = f.treMeanMm { line += String(format: "  TRE mean %.3f mm (max %.3f)", m, f.treMaxMm ?? 0) }
             note(line)
-            let warped = sec.image.resampled(onto: fixedImage, through: t, outside: Float(Self.median(sec.image.pixels)))
-            let warpedMask = sec.mask.warpedMask(onto: fm, through: t)
+            let warped = sec.image.resampled(onto: fixedImage, through: t, outside: glass)
             let title = String(format: "%@  Dice %.4f", report.stage, f.dice)
             let stem = "qc/\(n)_\(report.stage)"
             try AtomicFile.write(try PNGCodec.encode(RegistrationQC.checkerboard(fixed: fixedImage, warped: warped, title: title)), to: "\(out)/\(stem)_checkerboard.png")
@@ -357,11 +359,7 @@ struct RegisterCommand: ParsableCommand {
                         st.hausdorff95.map { String(format: "%.2f mm", $0) } ?? "n/a", st.metric, st.iterations, st.seconds))
         }
         // QC: each stage through the fixed mask's centroid.
-        var centre = SIMD3<Double>.zero, count = 0.0
-        for k in 0..<fm.size.z { for j in 0..<fm.size.y { for i in 0..<fm.size.x where fm[i, j, k] > 0.5 {
-            centre += fm.point(ofIndex: SIMD3(Double(i), Double(j), Double(k))); count += 1
-        } } }
-        centre /= max(count, 1)
+        let centre = Registration3D.moments(fm)?.centroid ?? .zero
         let maps: [String: (SIMD3<Double>) -> SIMD3<Double>] = [
             "initial": r.initial.map, "translation": r.translation.map, "rigid": r.rigid.map, "affine": r.affine.map,
             "bspline": r.deformable.map { d in { d.map($0) } } ?? r.affine.map,

@@ -1,4 +1,5 @@
 import Foundation
+import Tabular
 import TestSupport
 import XCTest
 
@@ -40,13 +41,13 @@ final class ProstateFusionExampleTests: XCTestCase {
 
         // Region table: the slice-14 sectors (mid level) and the inner ring are supported with
         // patches; the outer rings (periprostatic, no tissue on the section) are not.
-        let text = try String(contentsOfFile: out + "/fused/region_table.csv", encoding: .utf8)
-        let lines = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        let header = try XCTUnwrap(lines.first)
+        let table = try CSVTable.read(path: out + "/fused/region_table.csv")
+        let header = table.header
         func col(_ name: String) throws -> Int { try XCTUnwrap(header.firstIndex(of: name), "no column \(name)") }
         let (fam, reg, sup, patches, cov) = (try col("family"), try col("region"), try col("supported"), try col("patch_count"), try col("coverage_fraction"))
         var supported: [String: Int] = [:]
-        for row in lines.dropFirst() where row.count == header.count {
+        XCTAssertFalse(table.rows.isEmpty, "the region table has rows")
+        for row in table.rows {
             let name = row[fam] + "/" + row[reg]
             if row[sup] == "1" {
                 supported[name] = Int(row[patches]) ?? 0
