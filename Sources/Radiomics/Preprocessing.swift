@@ -70,15 +70,9 @@ public struct PreparedROI: Sendable {
             values = Self.crop(image.voxels, n, c0, size) { Double($0) }
             morph = Self.crop(mask.voxels, n, c0, size) { inside($0) ? 1 : 0 }.map { $0 > 0.5 }
         } else {
-            let zeroOutside = p.convention == .pyradiomics
-            values = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: p.interpolator,
-                               outsideIsZero: zeroOutside).apply(image.voxels) { Double($0) }
-            Self.keepStoredType(&values, of: image, p)
-            // PyRadiomics resamples the mask by nearest neighbour.
-            let maskInterpolator = p.convention == .pyradiomics ? .nearest : p.maskInterpolator
-            let m = Resampler(grids: grids, crop: c0, size: size, source: n, interpolator: maskInterpolator,
-                              outsideIsZero: zeroOutside).apply(mask.voxels) { inside($0) ? 1 : 0 }
-            morph = m.map { $0 >= p.maskThreshold - 1e-9 }   // ties at the threshold are inside
+            let r = Self.resample(image, mask, inside, grids, c0, size, p)
+            values = r.values
+            morph = r.maskFraction.map { $0 >= p.maskThreshold - 1e-9 }   // ties at the threshold are inside
         }
         if p.roundIntensities { for v in values.indices { values[v] = values[v].rounded() } }
 
@@ -165,6 +159,21 @@ public struct PreparedROI: Sendable {
         return (grids, newSpacing)
     }
 
+    /// The image and the mask's ROI fraction on the block [c0, c0 + size) of the new grid. The
+    /// PyRadiomics convention reads 0 outside the image, keeps the file's integer type and
+    /// resamples the mask by nearest neighbour, as SimpleITK does for it.
+    static func resample(_ image: Volume, _ mask: Volume, _ inside: (Float) -> Bool, _ grids: [AxisGrid],
+                         _ c0: SIMD3<Int>, _ size: SIMD3<Int>, _ p: RadiomicsParameters) -> (values: [Double], maskFraction: [Double]) {
+        let zeroOutside = p.convention == .pyradiomics
+        var values = Resampler(grids: grids, crop: c0, size: size, source: image.size, interpolator: p.interpolator,
+                               outsideIsZero: zeroOutside).apply(image.voxels) { Double($0) }
+        keepStoredType(&values, of: image, p)
+        let maskInterpolator = p.convention == .pyradiomics ? .nearest : p.maskInterpolator
+        let m = Resampler(grids: grids, crop: c0, size: size, source: image.size, interpolator: maskInterpolator,
+                          outsideIsZero: zeroOutside).apply(mask.voxels) { inside($0) ? 1 : 0 }
+        return (values, m)
+    }
+
     /// PyRadiomics resamples into the image's stored type: SimpleITK casts to an integer type
     /// by truncation toward zero after clamping to the type's range.
     static func keepStoredType(_ values: inout [Double], of image: Volume, _ p: RadiomicsParameters) {
@@ -200,13 +209,7 @@ public struct PreparedROI: Sendable {
             }
         }
         let size = c1 &- c0 &+ 1
-        let zeroOutside = p.convention == .pyradiomics
-        var values = Resampler(grids: grids, crop: c0, size: size, source: image.size, interpolator: p.interpolator,
-                               outsideIsZero: zeroOutside).apply(image.voxels) { Double($0) }
-        keepStoredType(&values, of: image, p)
-        let maskInterpolator = p.convention == .pyradiomics ? .nearest : p.maskInterpolator
-        let m = Resampler(grids: grids, crop: c0, size: size, source: image.size, interpolator: maskInterpolator,
-                          outsideIsZero: zeroOutside).apply(mask.voxels) { inside($0) ? 1 : 0 }
+        let (values, m) = resample(image, mask, inside, grids, c0, size, p)
         let origin = image.point(ofIndex: SIMD3(grids[0].position(c0.x), grids[1].position(c0.y), grids[2].position(c0.z)))
         let resampledImage = Volume(size: size, spacing: newSpacing, origin: origin, direction: image.direction,
                                     voxels: values.map { Float($0) })

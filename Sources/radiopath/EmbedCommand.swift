@@ -131,9 +131,13 @@ struct EmbedRunCommand: ParsableCommand {
         let command = (["radiopath"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 
         let (bags, slides, problems) = Self.classify(inputs, recursive: recursive)
-        let counts = bags.map { (try? PatchBag.read(path: $0).count) ?? 0 }
-        let progress = BatchProgress(total: bags.count + slides.count + problems.count, unitName: "patches",
-                                     unitsTotal: slides.isEmpty ? counts.reduce(0, +) : nil)
+        // This worker's share first: the progress total and the patch count (one bag read
+        // each) cover only the slides it may do.
+        var jobs: [(bag: String, id: String, tile: SlideInput?)] = bags.map { ($0, URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, nil) }
+        jobs += slides.map { ("\(root)/patches/\($0.slideID).h5", $0.slideID, $0) }
+        if let shard = archive.parsedShard { jobs = shard.select(jobs) { $0.id } }
+        let patchTotal = slides.isEmpty ? jobs.reduce(0) { $0 + ((try? PatchBag.read(path: $1.bag).count) ?? 0) } : nil
+        let progress = BatchProgress(total: jobs.count + problems.count, unitName: "patches", unitsTotal: patchTotal)
         for p in problems { progress.itemFinished(line: "✗ \(p.path): \(p.reason)\n  → \(p.hint)", units: 0) }
         BatchRunner.installInterruptHandler {
             progress.note("interrupted: stopping after the current slide (press Ctrl-C again to quit now; rerun to resume)")
@@ -143,9 +147,6 @@ struct EmbedRunCommand: ParsableCommand {
             EmbedResult(slideID: SlideInputs.slideID(for: $0.path), bag: $0.path, output: "", status: .failed,
                         error: $0.reason, hint: $0.hint)
         }
-        var jobs: [(bag: String, id: String, tile: SlideInput?)] = bags.map { ($0, URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, nil) }
-        jobs += slides.map { ("\(root)/patches/\($0.slideID).h5", $0.slideID, $0) }
-        if let shard = archive.parsedShard { jobs = shard.select(jobs) { $0.id } }
         do { try catalog.addPending(kind: kind, jobs: jobs.map { ($0.id, $0.tile?.path ?? $0.bag) }) } catch {
             FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
             throw ExitCode(2)

@@ -293,12 +293,10 @@ struct CompletionCheck: ParsableArguments {
         if !check, kind != nil || expect != nil { throw ValidationError("--kind and --expect go with --check") }
     }
 
-    func run(root: String, staleAfter: Double, json: Bool) throws {
+    func run(catalog: Catalog, json: Bool) throws {
         let jobs: [JobRecord]
         var expected: [String] = []
         do {
-            let catalog = try Catalog(folder: root, readOnly: true)
-            catalog.staleAfter = staleAfter
             jobs = try catalog.jobs().filter { kind == nil || $0.kind == kind }
             if let expect {
                 guard let text = try? String(contentsOfFile: expect, encoding: .utf8) else {

@@ -56,11 +56,9 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         if watch { try watchProgress() }
         if markdown { return try writeMarkdown() }
-        let root = URL(fileURLWithPath: dir).standardizedFileURL.path
+        let catalog = try openReadOnly()
         let summary: CatalogSummary
         do {
-            let catalog = try Catalog(folder: root, readOnly: true)
-            catalog.staleAfter = staleAfter
             summary = try CatalogSummary(catalog: catalog)
         } catch {
             FileHandle.standardError.write(Data("✗ \(error)\n".utf8))
@@ -71,7 +69,7 @@ struct StatusCommand: ParsableCommand {
         } else {
             print(Self.text(summary))
         }
-        if completion.check { try completion.run(root: root, staleAfter: staleAfter, json: json) }
+        if completion.check { try completion.run(catalog: catalog, json: json) }
     }
 
     /// Opens the catalog read-only, or says why not and exits 2.
